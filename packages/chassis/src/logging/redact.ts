@@ -1,0 +1,39 @@
+/** Keys whose values never reach logs: credentials by name, and any *_TOKEN / *_SECRET / *_PASSWORD style key. */
+const SECRET_KEY =
+  /^(authorization|proxy-authorization|cookie|set-cookie|password|passwd|secret|token|access_token|refresh_token|id_token|api[-_]?key|client_secret|private_key)$|[-_](token|secret|password|passwd|api[-_]?key|private[-_]?key)$/i;
+
+export const REDACTED = '[REDACTED]';
+
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEY.test(key);
+}
+
+/**
+ * Returns `value` with secret-named keys replaced, copying only the objects it changes.
+ * Depth-limited: log objects are shallow, and a cycle must not hang the logger.
+ */
+export function redactSecrets<T>(value: T, depth = 0): T {
+  if (depth > 5 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const next = redactSecrets(value[i], depth + 1);
+      if (next !== value[i]) {
+        copy ??= value.slice();
+        copy[i] = next;
+      }
+    }
+    return (copy ?? value) as T;
+  }
+  if (value instanceof Error || Buffer.isBuffer(value) || value instanceof Date) return value;
+  let copy: Record<string, unknown> | undefined;
+  for (const key in value) {
+    const current = (value as Record<string, unknown>)[key];
+    const next = isSecretKey(key) ? REDACTED : redactSecrets(current, depth + 1);
+    if (next !== current) {
+      copy ??= { ...(value as Record<string, unknown>) };
+      copy[key] = next;
+    }
+  }
+  return (copy ?? value) as T;
+}
