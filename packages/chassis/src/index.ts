@@ -3,6 +3,7 @@ export { type MintOptions, mintToken } from './auth/mint.js';
 export { type AuthPluginOptions, type AuthRequirement, authPlugin } from './auth/plugin.js';
 export {
   createTokenVerifier,
+  DEFAULT_ALGORITHMS,
   InvalidTokenError,
   type Principal,
   type TokenVerifier,
@@ -11,7 +12,53 @@ export {
 export { CONFIG_ERROR_EXIT_CODE, ConfigError } from './config/errors.js';
 export { type ConfigSources, loadConfig, mergeSchemas } from './config/load.js';
 export { type ChassisConfig, chassisSchema, LOG_LEVELS, type LogLevel } from './config/schema.js';
-export { type ErrorBody, errorsPlugin } from './errors/plugin.js';
+export { type ErrorBody, errorsPlugin, type ValidationDetail } from './errors/plugin.js';
+export {
+  acquirePglite,
+  BUCKETS,
+  type CreateFlagsOptions,
+  createFlagStore,
+  createFlags,
+  createPgDriver,
+  createPgliteDriver,
+  FileFlagStore,
+  type FlagChange,
+  type FlagChangeListener,
+  type FlagDefinition,
+  FlagError,
+  type FlagHandle,
+  type FlagInfo,
+  type FlagItem,
+  type FlagKey,
+  FlagNotFoundError,
+  type FlagSource,
+  type FlagStore,
+  FlagStoreReadOnlyError,
+  FlagStoreUnavailableError,
+  type Flags,
+  FlagsClient,
+  type FlagsConfig,
+  FleetFlagsProvider,
+  flagsAdminPlugin,
+  flagsConfigProblems,
+  flagsSchema,
+  HashPrefix,
+  HttpFlagStore,
+  InvalidFlagNameError,
+  InvalidFlagValueError,
+  isValidFlagName,
+  MAX_FLAG_VALUE,
+  MemoryFlagStore,
+  murmur3,
+  PostgresFlagStore,
+  parseFlagOverrides,
+  parseFlagValue,
+  rolloutBucket,
+  type SetFlagOptions,
+  type SqlDriver,
+  type StoredFlag,
+  type StoreSink,
+} from './flags/index.js';
 export { type HealthPluginOptions, healthPlugin } from './health/plugin.js';
 export {
   type CheckResult,
@@ -20,6 +67,26 @@ export {
   HealthRegistry,
   type ReadinessReport,
 } from './health/registry.js';
+export {
+  type BatchConsumeOptions,
+  type BatchHandler,
+  type ConsumeOptions,
+  type ConsumerEvents,
+  type ConsumerHandle,
+  type ConsumerState,
+  type HandlerContext,
+  type KafkaConfig,
+  type KafkaMessage,
+  type KafkaService,
+  KafkaUnavailableError,
+  type MessageConsumeOptions,
+  type MessageHandler,
+  type ProducedOffset,
+  type ProduceMessage,
+  type ProducerHandle,
+  type RetryPolicy,
+  type TopicPartition,
+} from './kafka/index.js';
 export { createLogger, flushLogger, type LoggerOptions } from './logging/logger.js';
 export { type RequestLoggingOptions, requestLoggingPlugin } from './logging/plugin.js';
 export { isSecretKey, REDACTED, redactSecrets } from './logging/redact.js';

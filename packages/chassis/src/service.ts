@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import type convict from 'convict';
 import Fastify, {
   type FastifyInstance,
@@ -13,10 +14,20 @@ import { ConfigError } from './config/errors.js';
 import { type ConfigSources, loadConfig, mergeSchemas } from './config/load.js';
 import { type ChassisConfig, chassisSchema } from './config/schema.js';
 import { errorsPlugin } from './errors/plugin.js';
+import {
+  createFlags,
+  type FlagStore,
+  type Flags,
+  flagsAdminPlugin,
+  flagsConfigProblems,
+} from './flags/index.js';
 import { healthPlugin } from './health/plugin.js';
 import { HealthRegistry } from './health/registry.js';
+import { KafkaModule } from './kafka/module.js';
+import type { KafkaService } from './kafka/types.js';
 import { createLogger, flushLogger } from './logging/logger.js';
 import { requestLoggingPlugin } from './logging/plugin.js';
+import { requestLoggerFactory } from './logging/request-logger.js';
 import { metricsRoutesPlugin } from './metrics/plugin.js';
 import { MetricsRegistry } from './metrics/registry.js';
 import { type IdempotencyOptions, idempotencyPlugin } from './resilience/idempotency.js';
@@ -47,6 +58,8 @@ export interface ServiceOptions<C extends object = object> {
   tracing?: Pick<TracingOptions, 'spanProcessors'>;
   /** Idempotency-Key storage and policy. */
   idempotency?: IdempotencyOptions;
+  /** Feature flags: a store instance instead of the configured one (tests, custom backends). */
+  flags?: { store?: FlagStore };
 }
 
 export interface StartedAddresses {
@@ -68,6 +81,10 @@ export interface Service<C extends object = object> {
   readonly metrics: MetricsRegistry;
   readonly health: HealthRegistry;
   readonly auth: TokenVerifier;
+  /** Kafka producer and consumers (config group `kafka`; `configured` is false without brokers). */
+  readonly kafka: KafkaService;
+  /** Runtime feature flags (config group `flags`; docs/flags.md). */
+  readonly flags: Flags;
   /** Run `fn` on shutdown, after the listener closed; hooks run last-registered first. */
   onShutdown(name: string, fn: ShutdownHook): void;
   /** Listen on the configured port(s); resolves with the addresses. */
@@ -89,7 +106,13 @@ export async function createService<C extends object = object>(
   );
   const conf = loadConfig<ChassisConfig & C>(schema, options.configSources);
   const config = Object.freeze(conf.getProperties()) as Readonly<ChassisConfig & C>;
+  if (config.admin.port > 0 && config.admin.port === config.port)
+    throw new ConfigError([
+      `admin.port: must differ from port (both are ${config.port}); use 0 to serve admin on the main port`,
+    ]);
   const redactedConfig = JSON.parse(conf.toString()) as Record<string, unknown>;
+  const flagProblems = flagsConfigProblems(config.flags);
+  if (flagProblems.length > 0) throw new ConfigError(flagProblems);
 
   const tracingEnabled = config.telemetry.tracing.enabled;
   const log = createLogger({
@@ -104,7 +127,8 @@ export async function createService<C extends object = object>(
   try {
     verifier = await createTokenVerifier(config.auth);
   } catch (err) {
-    throw new ConfigError([`auth.publicKeys: ${(err as Error).message}`]);
+    const message = (err as Error).message;
+    throw new ConfigError([message.startsWith('auth.') ? message : `auth.publicKeys: ${message}`]);
   }
   if (!verifier.configured)
     log.warn('auth is not configured (auth.jwksUrl / auth.publicKeys): protected routes answer 401');
@@ -114,12 +138,24 @@ export async function createService<C extends object = object>(
   const metrics = new MetricsRegistry({});
   const health = new HealthRegistry(config.health.checkTimeoutMs);
   const hooks = new ShutdownHooks();
+  const kafka = new KafkaModule({ config: config.kafka, serviceName: options.name, log, metrics, health });
+  const flags = await createFlags({
+    config: config.flags,
+    log,
+    metrics,
+    health,
+    serviceName: options.name,
+    ...(options.flags?.store ? { store: options.flags.store } : {}),
+  });
+  hooks.add('flags', () => flags.close());
   const startedAt = Date.now();
 
   const fastifyOptions = {
     loggerInstance: log,
     // The chassis writes one access line per request itself (logging/plugin.ts)
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    // request.log: a pino child created on first use (most requests only write the access line)
+    childLoggerFactory: requestLoggerFactory,
     requestIdHeader: 'x-request-id',
     forceCloseConnections: 'idle' as const,
     return503OnClosing: true,
@@ -144,6 +180,7 @@ export async function createService<C extends object = object>(
     adminApp.register(metricsRoutesPlugin, { metrics, path: metricsPath, recordRequests: false });
   }
   adminApp.register(healthPlugin, { registry: health });
+  adminApp.register(flagsAdminPlugin, { flags, scope: config.admin.scope });
   adminApp.register(adminPlugin, {
     scope: config.admin.scope,
     logger: log,
@@ -170,12 +207,21 @@ export async function createService<C extends object = object>(
     metrics,
     health,
     auth: verifier,
+    kafka,
+    flags,
     onShutdown: (name, fn) => hooks.add(name, fn),
     async start() {
       const url = await app.listen({ port: config.port, host: config.host });
-      const adminUrl = separateAdmin
-        ? await adminApp.listen({ port: config.admin.port, host: config.host })
-        : url;
+      let adminUrl = url;
+      if (separateAdmin) {
+        try {
+          adminUrl = await adminApp.listen({ port: config.admin.port, host: config.host });
+        } catch (err) {
+          // Do not leave the main listener open behind a failed start
+          await app.close();
+          throw err;
+        }
+      }
       log.info({ url, admin_url: adminUrl, chassis_version: CHASSIS_VERSION }, 'service started');
       return { url, adminUrl };
     },
@@ -183,8 +229,11 @@ export async function createService<C extends object = object>(
       stopping ??= (async () => {
         health.markShuttingDown();
         if (config.shutdown.drainDelayMs > 0) await sleep(config.shutdown.drainDelayMs);
-        await app.close();
+        await closeDraining(app);
+        // Consumers drain and commit before hooks close what handlers use; the producer goes last
+        await kafka.stopConsumers();
         await hooks.runAll(log);
+        await kafka.close();
         if (separateAdmin) await adminApp.close();
         if (tracingEnabled) await stopTracing();
         log.info('service stopped');
@@ -206,6 +255,27 @@ export async function createService<C extends object = object>(
 }
 
 /**
+ * Close the listener and wait for in-flight requests. Keep-alive connections that turn idle after
+ * their last response are closed as they do, so a client holding one cannot stall shutdown.
+ */
+async function closeDraining(app: FastifyInstance): Promise<void> {
+  const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+  try {
+    await app.close();
+  } finally {
+    clearInterval(sweep);
+  }
+}
+
+/** Print every problem of a ConfigError and exit 78; anything else returns. */
+function exitOnConfigError(name: string, err: unknown): void {
+  if (!(err instanceof ConfigError)) return;
+  // Synchronous write: the message must be out before exit
+  writeSync(2, `${name}: ${err.message}\n`);
+  process.exit(err.exitCode);
+}
+
+/**
  * The entry point of a service's main module: create, start, and stop gracefully on SIGTERM/SIGINT.
  * A configuration error prints every problem to stderr and exits 78.
  */
@@ -214,10 +284,7 @@ export async function runService<C extends object = object>(options: ServiceOpti
   try {
     service = await createService(options);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${options.name}: ${err.message}\n`);
-      process.exit(err.exitCode);
-    }
+    exitOnConfigError(options.name, err);
     throw err;
   }
   handleShutdownSignals({
@@ -228,6 +295,8 @@ export async function runService<C extends object = object>(options: ServiceOpti
   try {
     await service.start();
   } catch (err) {
+    // Plugins and routes may validate their own config while the app boots
+    exitOnConfigError(options.name, err);
     service.log.fatal({ err }, 'service failed to start');
     await flushLogger(service.log);
     process.exit(1);

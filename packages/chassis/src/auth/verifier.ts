@@ -13,8 +13,16 @@ export interface VerifierOptions {
   publicKeys?: string;
   issuer?: string;
   audience?: string;
+  /** Allowed JWS algorithms (default RS256, ES256, EdDSA); asymmetric algorithms only. */
   algorithms?: string[];
   clockToleranceSec?: number;
+  /**
+   * Minimum time between two JWKS fetches triggered by an unknown `kid` (default 30 s): a flood of
+   * forged kids cannot turn into a flood of requests to the identity provider.
+   */
+  jwksCooldownMs?: number;
+  /** How long a fetched JWKS is used before it is fetched again (default 10 min). */
+  jwksCacheMaxAgeMs?: number;
 }
 
 /** What a verified token says about its bearer. */
@@ -38,6 +46,26 @@ export interface TokenVerifier {
   verify(token: string): Promise<Principal>;
 }
 
+export const DEFAULT_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'];
+
+/**
+ * Asymmetric JWS algorithms only. `none` and the HMAC family are refused outright: with an HMAC
+ * algorithm allowed, a public key (which anyone may know) could be used as the shared secret.
+ */
+const ASYMMETRIC_ALGORITHMS = new Set([
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+]);
+
 function toSet(value: unknown): ReadonlySet<string> {
   if (typeof value === 'string') return new Set(value.split(' ').filter(Boolean));
   if (Array.isArray(value)) return new Set(value.filter((v): v is string => typeof v === 'string'));
@@ -53,17 +81,46 @@ function describe(err: unknown): string {
   if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) return 'malformed token';
   if (err instanceof errors.JOSENotSupported) return 'unsupported token algorithm';
   if (err instanceof errors.JWKSTimeout) return 'key set fetch timed out';
+  if (err instanceof errors.JWKSInvalid) return 'key set is invalid';
   return 'invalid token';
+}
+
+function checkAlgorithms(algorithms: string[]): string[] {
+  const list = algorithms.map((a) => a.trim()).filter(Boolean);
+  if (list.length === 0) throw new Error('auth.algorithms must name at least one algorithm');
+  const refused = list.filter((a) => !ASYMMETRIC_ALGORITHMS.has(a));
+  if (refused.length > 0)
+    throw new Error(
+      `auth.algorithms: ${refused.join(', ')} not allowed (asymmetric algorithms only: ${[...ASYMMETRIC_ALGORITHMS].join(', ')})`,
+    );
+  return list;
+}
+
+function checkJwksUrl(value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`auth.jwksUrl: not a URL: ${value}`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new Error(`auth.jwksUrl: must be an http(s) URL, got ${url.protocol}`);
+  return url;
 }
 
 /**
  * Verifies bearer JWTs against configured public keys and/or a JWKS URL. The remote set is
  * cached by jose and re-fetched when a token names an unknown kid (rate-limited by a cooldown).
+ * Throws (plain Error, message naming the config key) when the options are unusable.
  */
 export async function createTokenVerifier(options: VerifierOptions): Promise<TokenVerifier> {
+  const algorithms = checkAlgorithms(options.algorithms ?? DEFAULT_ALGORITHMS);
   const local = options.publicKeys ? createLocalJWKSet(await parsePublicKeys(options.publicKeys)) : undefined;
   const remote = options.jwksUrl
-    ? createRemoteJWKSet(new URL(options.jwksUrl), { cooldownDuration: 30_000 })
+    ? createRemoteJWKSet(checkJwksUrl(options.jwksUrl), {
+        cooldownDuration: options.jwksCooldownMs ?? 30_000,
+        ...(options.jwksCacheMaxAgeMs !== undefined ? { cacheMaxAge: options.jwksCacheMaxAgeMs } : {}),
+      })
     : undefined;
   const configured = Boolean(local || remote);
 
@@ -80,8 +137,10 @@ export async function createTokenVerifier(options: VerifierOptions): Promise<Tok
   };
 
   const verifyOptions = {
-    algorithms: options.algorithms ?? ['RS256', 'ES256', 'EdDSA'],
+    algorithms,
     clockTolerance: options.clockToleranceSec ?? 5,
+    // A bearer token without an expiry would be valid forever
+    requiredClaims: ['exp'],
     ...(options.issuer ? { issuer: options.issuer } : {}),
     ...(options.audience ? { audience: options.audience } : {}),
   };

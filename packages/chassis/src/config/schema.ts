@@ -1,4 +1,6 @@
 import type convict from 'convict';
+import { type FlagsConfig, flagsSchema } from '../flags/schema.js';
+import { type KafkaConfig, kafkaSchema } from '../kafka/config.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -15,6 +17,8 @@ export interface ChassisConfig {
     audience: string;
     algorithms: string[];
     clockToleranceSec: number;
+    jwksCooldownMs: number;
+    jwksCacheMaxAgeMs: number;
   };
   admin: { port: number; scope: string };
   telemetry: {
@@ -23,6 +27,8 @@ export interface ChassisConfig {
   };
   health: { checkTimeoutMs: number };
   shutdown: { timeoutMs: number; drainDelayMs: number };
+  kafka: KafkaConfig;
+  flags: FlagsConfig;
 }
 
 /** The chassis's own convict schema. Keys here are reserved: a service schema may not redefine them. */
@@ -81,6 +87,18 @@ export const chassisSchema: convict.Schema<ChassisConfig> = {
       default: 5,
       env: 'AUTH_CLOCK_TOLERANCE_SEC',
     },
+    jwksCooldownMs: {
+      doc: 'Minimum time between two JWKS fetches triggered by unknown kids, ms',
+      format: 'nat',
+      default: 30_000,
+      env: 'AUTH_JWKS_COOLDOWN_MS',
+    },
+    jwksCacheMaxAgeMs: {
+      doc: 'How long a fetched JWKS is used before it is fetched again, ms',
+      format: 'nat',
+      default: 600_000,
+      env: 'AUTH_JWKS_CACHE_MAX_AGE_MS',
+    },
   },
   admin: {
     port: {
@@ -132,4 +150,6 @@ export const chassisSchema: convict.Schema<ChassisConfig> = {
       env: 'SHUTDOWN_DRAIN_DELAY_MS',
     },
   },
+  kafka: kafkaSchema,
+  flags: flagsSchema,
 };

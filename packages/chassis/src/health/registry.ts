@@ -102,6 +102,10 @@ async function runCheck(check: RegisteredCheck): Promise<CheckResult> {
       status: 'fail',
       duration_ms: elapsed(started),
       error: (err as Error).message ?? String(err),
+      // A check may attach what it found to the error it throws
+      ...((err as { details?: unknown })?.details !== undefined
+        ? { details: (err as { details: unknown }).details }
+        : {}),
     };
   } finally {
     clearTimeout(timer);

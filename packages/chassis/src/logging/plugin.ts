@@ -1,5 +1,9 @@
 import type { FastifyPluginCallback } from 'fastify';
 import fp from 'fastify-plugin';
+import { decorateRouteTemplate, routeTemplate } from '../metrics/route.js';
+import { requestSpanContext } from '../tracing/plugin.js';
+import { MILLIS } from './logger.js';
+import { RequestLogger } from './request-logger.js';
 
 export interface RequestLoggingOptions {
   /** Write one access line per request (default true). */
@@ -7,26 +11,60 @@ export interface RequestLoggingOptions {
 }
 
 /**
- * One access log line per request (method, route template, status, duration; never the raw URL,
- * whose query string may carry secrets), written from a
- * callback-style onResponse hook; Fastify's own two-line request logging is disabled by the chassis.
+ * One access log line per request, `request completed` (method, route template, status, duration;
+ * never the raw URL, whose query string may carry secrets), at error level for 5xx answers, written
+ * from a callback-style onResponse hook; Fastify's own two-line request logging is disabled by the
+ * chassis.
+ *
+ * onResponse runs after the response is written, where the request's trace context is not
+ * reliably active any more, so the line takes trace_id/span_id from the request's span itself.
  */
 const requestLogging: FastifyPluginCallback<RequestLoggingOptions> = (app, options, done) => {
   if (options.enabled === false) return done();
+  decorateRouteTemplate(app);
   app.addHook('onResponse', (request, reply, next) => {
     const status = reply.statusCode;
     const log = request.log;
-    const line = {
-      method: request.method,
-      route: request.routeOptions.url ?? 'unmatched',
-      status,
-      duration_ms: Math.round(reply.elapsedTime * 1000) / 1000,
-    };
-    if (status >= 500) log.error(line, 'request failed');
-    else log.info(line, 'request completed');
+    const method = request.method;
+    const route = routeTemplate(request) ?? 'unmatched';
+    const micros = Math.round(reply.elapsedTime * 1000);
+    const ids = requestSpanContext(request);
+    // the common case: serialized by hand, no pino child logger, no redaction walk
+    if (log instanceof RequestLogger) {
+      let fields = `,"method":${json(method)},"route":${json(route)},"status":${status},"duration_ms":${milliseconds(micros)}`;
+      if (ids !== undefined) fields += `,"trace_id":"${ids.traceId}","span_id":"${ids.spanId}"`;
+      if (log.write(status >= 500 ? 50 : 30, fields, MESSAGE)) return next();
+    }
+    const line: Record<string, unknown> = { method, route, status, duration_ms: micros / 1000 };
+    if (ids !== undefined) {
+      line.trace_id = ids.traceId;
+      line.span_id = ids.spanId;
+    }
+    if (status >= 500) log.error(line, MESSAGE);
+    else log.info(line, MESSAGE);
     next();
   });
   done();
 };
+
+const MESSAGE = 'request completed';
+
+/** `1234` microseconds as the JSON number `1.234` (integer formatting; a float's costs more). */
+function milliseconds(micros: number): string {
+  const whole = Math.trunc(micros / 1000);
+  return `${whole}.${MILLIS[micros - whole * 1000]}`;
+}
+
+/** JSON strings of methods and route templates (a small, fixed set per service). */
+const quoted = new Map<string, string>();
+
+function json(value: string): string {
+  let out = quoted.get(value);
+  if (out === undefined) {
+    out = JSON.stringify(value);
+    if (quoted.size < 10_000) quoted.set(value, out);
+  }
+  return out;
+}
 
 export const requestLoggingPlugin = fp(requestLogging, { name: 'fleet-request-logging', fastify: '5.x' });

@@ -4,8 +4,17 @@ const SECRET_KEY =
 
 export const REDACTED = '[REDACTED]';
 
+/** Verdicts per key name: log lines reuse a small set of keys, so the regex runs once per name. */
+const verdicts = new Map<string, boolean>();
+const MAX_CACHED_KEYS = 4096;
+
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEY.test(key);
+  let secret = verdicts.get(key);
+  if (secret === undefined) {
+    secret = SECRET_KEY.test(key);
+    if (verdicts.size < MAX_CACHED_KEYS) verdicts.set(key, secret);
+  }
+  return secret;
 }
 
 /**
@@ -29,7 +38,10 @@ export function redactSecrets<T>(value: T, depth = 0): T {
   let copy: Record<string, unknown> | undefined;
   for (const key in value) {
     const current = (value as Record<string, unknown>)[key];
-    const next = isSecretKey(key) ? REDACTED : redactSecrets(current, depth + 1);
+    let next: unknown;
+    if (isSecretKey(key)) next = REDACTED;
+    else if (typeof current === 'object' && current !== null) next = redactSecrets(current, depth + 1);
+    else continue;
     if (next !== current) {
       copy ??= { ...(value as Record<string, unknown>) };
       copy[key] = next;

@@ -1,7 +1,8 @@
 import type { FastifyPluginCallback } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Histogram } from 'prom-client';
 import type { MetricsRegistry } from './registry.js';
+import { RequestDurationHistogram } from './request-histogram.js';
+import { decorateRouteTemplate, routeTemplate } from './route.js';
 
 export interface MetricsPluginOptions {
   metrics: MetricsRegistry;
@@ -13,12 +14,23 @@ export interface MetricsPluginOptions {
   info?: { service: string; version: string; chassis_version: string };
 }
 
-type Child = ReturnType<Histogram<'method' | 'route' | 'status_code'>['labels']>;
+const REQUEST_DURATION = 'http_server_request_duration_seconds';
+
+/** The registry's request duration histogram (one per registry, shared by every app using it). */
+function requestHistogram(metrics: MetricsRegistry): RequestDurationHistogram {
+  const existing = metrics.registry.getSingleMetric(REQUEST_DURATION);
+  if (existing instanceof RequestDurationHistogram) return existing;
+  return new RequestDurationHistogram({
+    name: REQUEST_DURATION,
+    help: 'HTTP server request duration by method, route template and status code',
+    registry: metrics.registry,
+  });
+}
 
 /**
  * `http_server_request_duration_seconds{method,route,status_code}` from a callback-style onResponse
- * hook. The route label is the route template, never the raw URL. Label hashing costs more than
- * the observation, so one labelled child is cached per method/route/status.
+ * hook. The route label is the route template, never the raw URL (unmatched requests share
+ * route="unmatched"), so series stay bounded.
  */
 const metricsPlugin: FastifyPluginCallback<MetricsPluginOptions> = (app, options, done) => {
   const { metrics } = options;
@@ -32,22 +44,15 @@ const metricsPlugin: FastifyPluginCallback<MetricsPluginOptions> = (app, options
       .set(options.info, 1);
   }
   if (options.recordRequests !== false) {
-    const histogram = metrics.histogram({
-      name: 'http_server_request_duration_seconds',
-      help: 'HTTP server request duration by method, route template and status code',
-      labelNames: ['method', 'route', 'status_code'] as const,
-    });
-    const children = new Map<string, Child>();
+    const histogram = requestHistogram(metrics);
+    decorateRouteTemplate(app);
     app.addHook('onResponse', (request, reply, next) => {
-      const route = request.routeOptions.url ?? 'unmatched';
-      const status = reply.statusCode;
-      const key = request.method + route + status;
-      let child = children.get(key);
-      if (child === undefined) {
-        child = histogram.labels({ method: request.method, route, status_code: String(status) });
-        children.set(key, child);
-      }
-      child.observe(reply.elapsedTime / 1000);
+      histogram.observe(
+        request.method,
+        routeTemplate(request) ?? 'unmatched',
+        reply.statusCode,
+        reply.elapsedTime / 1000,
+      );
       next();
     });
   }

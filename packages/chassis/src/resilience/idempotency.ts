@@ -23,8 +23,12 @@ export interface IdempotencyRecord {
 
 /** Where idempotency records live; implement for Redis/Postgres to share them between replicas. */
 export interface IdempotencyStore {
-  /** Insert an in-progress record unless the key exists; returns the existing record if it does. */
+  /**
+   * Atomically insert an in-progress record unless an unexpired one exists; returns the existing
+   * record if it does. `ttlMs` is how long the in-progress lock lasts if `complete` never comes.
+   */
   begin(key: string, fingerprint: string, ttlMs: number): Promise<IdempotencyRecord | undefined>;
+  /** Store the final response; the record is then kept for `ttlMs`. */
   complete(key: string, response: StoredResponse, ttlMs: number): Promise<void>;
   /** Forget an in-progress record (the request failed before producing a response worth keeping). */
   abandon(key: string): Promise<void>;
@@ -61,6 +65,11 @@ export interface IdempotencyOptions {
   store?: IdempotencyStore;
   /** How long a key is remembered (default 24 h). */
   ttlMs?: number;
+  /**
+   * How long an in-progress key stays locked when its request never completes (the process died,
+   * the reply was hijacked); after that a retry runs again (default 5 min).
+   */
+  inProgressTtlMs?: number;
   /** Require the header on opted-in routes (default false: requests without a key run normally). */
   required?: boolean;
 }
@@ -75,14 +84,50 @@ declare module 'fastify' {
 const kKey = Symbol('fleet.idempotencyKey');
 type WithKey = FastifyRequest & { [kKey]?: string };
 
+/** JSON with object keys sorted, so `{a,b}` and `{b,a}` are the same request. */
+function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (Buffer.isBuffer(value)) return JSON.stringify(value.toString('base64'));
+  const entries = Object.keys(value)
+    .sort()
+    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+  return `{${entries.join(',')}}`;
+}
+
 function fingerprint(request: FastifyRequest): string {
   return createHash('sha256')
     .update(request.method)
     .update('\0')
     .update(request.url)
     .update('\0')
-    .update(JSON.stringify(request.body ?? null))
+    .update(canonicalJson(request.body ?? null))
     .digest('base64url');
+}
+
+/** Response headers that describe one transmission, not the response, and are never replayed. */
+const NOT_REPLAYED = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'date',
+  'set-cookie',
+  'idempotent-replayed',
+  // Per-request correlation: the replay belongs to the retry's own trace
+  'x-request-id',
+  'traceparent',
+  'tracestate',
+]);
+
+function replayableHeaders(reply: FastifyReply): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value === undefined || NOT_REPLAYED.has(name.toLowerCase())) continue;
+    headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
+  return headers;
 }
 
 function conflict(reply: FastifyReply, status: 409 | 422, code: string, message: string): FastifyReply {
@@ -100,6 +145,7 @@ function conflict(reply: FastifyReply, status: 409 | 422, code: string, message:
 const idempotency: FastifyPluginCallback<IdempotencyOptions> = (app, options, done) => {
   const store = options.store ?? new MemoryIdempotencyStore();
   const ttlMs = options.ttlMs ?? 24 * 60 * 60 * 1000;
+  const inProgressTtlMs = Math.min(options.inProgressTtlMs ?? 5 * 60 * 1000, ttlMs);
 
   const before: preHandlerHookHandler = async (request, reply) => {
     const header = request.headers['idempotency-key'];
@@ -110,9 +156,15 @@ const idempotency: FastifyPluginCallback<IdempotencyOptions> = (app, options, do
     }
     if (typeof header !== 'string' || header.length === 0 || header.length > 255)
       return conflict(reply, 422, 'invalid_idempotency_key', 'Idempotency-Key must be 1 to 255 characters');
-    const key = `${request.principal?.subject ?? ''}:${request.routeOptions.url}:${header}`;
+    // Unambiguous: no subject/route/key combination can spell another one
+    const principal = request.principal;
+    const key = JSON.stringify([
+      principal ? `sub:${principal.subject}` : 'anonymous',
+      request.routeOptions.url,
+      header,
+    ]);
     const print = fingerprint(request);
-    const existing = await store.begin(key, print, ttlMs);
+    const existing = await store.begin(key, print, inProgressTtlMs);
     if (!existing) {
       (request as WithKey)[kKey] = key;
       return;
@@ -138,19 +190,15 @@ const idempotency: FastifyPluginCallback<IdempotencyOptions> = (app, options, do
   const after: onSendHookHandler = async (request, reply, payload) => {
     const key = (request as WithKey)[kKey];
     if (key === undefined) return payload;
-    // Server errors are not final: forget the key so a retry runs again
-    if (reply.statusCode >= 500 || typeof payload !== 'string') {
+    // Server errors are not final, and streams cannot be stored: forget the key so a retry runs again
+    const body = payload === undefined || payload === null ? '' : payload;
+    if (reply.statusCode >= 500 || typeof body !== 'string') {
       await store.abandon(key);
       return payload;
     }
-    const contentType = reply.getHeader('content-type');
     await store.complete(
       key,
-      {
-        statusCode: reply.statusCode,
-        headers: contentType ? { 'content-type': String(contentType) } : {},
-        body: payload,
-      },
+      { statusCode: reply.statusCode, headers: replayableHeaders(reply), body },
       ttlMs,
     );
     return payload;

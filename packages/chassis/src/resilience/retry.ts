@@ -25,12 +25,21 @@ export class RetryableHttpError extends Error {
   }
 }
 
-/** Parse `Retry-After` (delta-seconds or an HTTP date) into ms; undefined when absent or invalid. */
+const HTTP_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,?\s/;
+const ASCTIME = /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}$/;
+
+/**
+ * Parse `Retry-After` (RFC 9110: delta-seconds, or an HTTP date in IMF-fixdate, RFC 850 or asctime
+ * form) into ms from `now`; undefined when absent or invalid. A date in the past means 0.
+ */
 export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
   if (!value) return undefined;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const date = Date.parse(trimmed);
+  // Date.parse alone accepts far too much ('1.5', '-1', '2024'); insist on a day name first
+  if (!HTTP_DATE.test(trimmed)) return undefined;
+  // asctime carries no zone but is GMT by definition
+  const date = Date.parse(ASCTIME.test(trimmed) ? `${trimmed} GMT` : trimmed);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
@@ -45,6 +54,7 @@ export function backoffDelay(
   return Math.floor(random() * ceiling);
 }
 
+/** Wait `ms`; rejects with the signal's reason when it aborts first. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
@@ -74,7 +84,10 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Ret
       return await fn(attempt);
     } catch (error) {
       if (attempt >= attempts || (options.retryOn && !options.retryOn(error, attempt))) throw error;
-      const asked = (error as { retryAfterMs?: unknown }).retryAfterMs;
+      // Aborted while the attempt ran: give up now, with the abort reason
+      options.signal?.throwIfAborted();
+      // `throw undefined` and other non-objects are errors too
+      const asked = (error as { retryAfterMs?: unknown } | null | undefined)?.retryAfterMs;
       const delay =
         typeof asked === 'number' && asked >= 0
           ? Math.min(asked, maxMs)

@@ -1,9 +1,10 @@
-import { trace } from '@opentelemetry/api';
+import { context, propagation, trace } from '@opentelemetry/api';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { PooledIdGenerator } from './ids.js';
 
 export interface TracingOptions {
   service: string;
@@ -13,6 +14,7 @@ export interface TracingOptions {
 }
 
 let sdk: NodeSDK | undefined;
+let undici: UndiciInstrumentation | undefined;
 let users = 0;
 
 /**
@@ -24,12 +26,14 @@ let users = 0;
 export function startTracing(options: TracingOptions): void {
   users++;
   if (sdk) return;
+  undici = new UndiciInstrumentation();
   sdk = new NodeSDK({
     resource: resourceFromAttributes({
       [ATTR_SERVICE_NAME]: process.env.OTEL_SERVICE_NAME ?? options.service,
       [ATTR_SERVICE_VERSION]: options.version,
     }),
-    instrumentations: [new UndiciInstrumentation()],
+    instrumentations: [undici],
+    idGenerator: new PooledIdGenerator(),
     metricReaders: [],
     logRecordProcessors: [],
     ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
@@ -44,8 +48,14 @@ export async function stopTracing(): Promise<void> {
   if (users > 0 || !sdk) return;
   const current = sdk;
   sdk = undefined;
+  // NodeSDK.shutdown leaves instrumentations subscribed and the globals registered: a later
+  // startTracing would add a second undici instrumentation (two client spans per call).
+  undici?.disable();
+  undici = undefined;
   await current.shutdown();
   trace.disable();
+  propagation.disable();
+  context.disable();
 }
 
 export function tracingActive(): boolean {

@@ -1,0 +1,246 @@
+/**
+ * MurmurHash3 (x86, 32-bit) over the UTF-8 encoding of JavaScript strings, computed straight from
+ * the UTF-16 char codes: no Buffer, no TextEncoder, no concatenated string, no allocation.
+ *
+ * The rollout bucket of a key is `murmur3(name + ':' + key) % 10000`. This is a wire format: every
+ * process and every version must compute the same bucket for the same key, or users flip between
+ * on and off when services disagree or after an upgrade. The known-answer tests in hash.test.ts pin it.
+ *
+ * Hashing is a stream: the state after `name + ':'` is computed once per flag (HashPrefix) and the
+ * key is fed on top of it, which gives exactly the hash of the concatenation.
+ */
+
+const C1 = 0xcc9e2d51;
+const C2 = 0x1b873593;
+
+/** Basis points: 10000 = 100 %. */
+export const BUCKETS = 10_000;
+
+function mixBlock(h: number, k: number): number {
+  k = Math.imul(k, C1);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, C2);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+function finish(h: number, k: number, n: number, len: number): number {
+  if (n > 0) {
+    k = Math.imul(k, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    h ^= k;
+  }
+  h ^= len;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Scratch for the intermediate state when a caller asks for it (never on the hot path). */
+const STATE = new Int32Array(4);
+
+/**
+ * Feed the UTF-8 bytes of `str` into a murmur3 state (h: running hash, k/n: the pending partial
+ * block and its byte count, len: bytes so far). Returns the finished hash, or, with `keepState`,
+ * leaves the state in STATE and returns 0. Lone surrogates encode as U+FFFD, as Buffer/TextEncoder do.
+ */
+function feed(h: number, k: number, n: number, len: number, str: string, keepState: boolean): number {
+  const length = str.length;
+  let i = 0;
+  while (i < length) {
+    let c = str.charCodeAt(i++);
+    if (c < 0x80) {
+      k |= c << (n << 3);
+      if (++n === 4) {
+        h = mixBlock(h, k);
+        k = 0;
+        n = 0;
+      }
+      len++;
+      continue;
+    }
+    // Multi-byte sequence, packed little-endian into `bytes`.
+    let bytes: number;
+    let count: number;
+    if (c < 0x800) {
+      bytes = 0xc0 | (c >> 6) | ((0x80 | (c & 0x3f)) << 8);
+      count = 2;
+    } else if (c >= 0xd800 && c <= 0xdbff && i < length) {
+      const d = str.charCodeAt(i);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        i++;
+        const cp = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        bytes =
+          0xf0 |
+          (cp >> 18) |
+          ((0x80 | ((cp >> 12) & 0x3f)) << 8) |
+          ((0x80 | ((cp >> 6) & 0x3f)) << 16) |
+          ((0x80 | (cp & 0x3f)) << 24);
+        count = 4;
+      } else {
+        bytes = 0xbdbfef; // U+FFFD
+        count = 3;
+      }
+    } else {
+      if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+      bytes = 0xe0 | (c >> 12) | ((0x80 | ((c >> 6) & 0x3f)) << 8) | ((0x80 | (c & 0x3f)) << 16);
+      count = 3;
+    }
+    for (let j = 0; j < count; j++) {
+      k |= ((bytes >>> (j << 3)) & 0xff) << (n << 3);
+      if (++n === 4) {
+        h = mixBlock(h, k);
+        k = 0;
+        n = 0;
+      }
+    }
+    len += count;
+  }
+  if (keepState) {
+    STATE[0] = h;
+    STATE[1] = k;
+    STATE[2] = n;
+    STATE[3] = len;
+    return 0;
+  }
+  return finish(h, k, n, len);
+}
+
+/**
+ * The hot path: `str` continuing from a state, if `str` is all ASCII (one byte per char): whole
+ * 4-char blocks once the pending partial block is filled. Returns -1 at the first non-ASCII char.
+ *
+ * Allocation-free by construction: the mixing is written out rather than called (a full 32-bit
+ * value returned from a call V8 did not inline is boxed in a fresh HeapNumber), and with `modulo`
+ * the result is hash % modulo, a small integer.
+ */
+function feedAscii(h: number, k: number, n: number, len: number, str: string, modulo: number): number {
+  const length = str.length;
+  let i = 0;
+  while (n !== 0 && i < length) {
+    const c = str.charCodeAt(i++);
+    if (c >= 0x80) return -1;
+    k |= c << (n << 3);
+    if (++n === 4) {
+      k = Math.imul(k, C1);
+      k = (k << 15) | (k >>> 17);
+      h ^= Math.imul(k, C2);
+      h = (h << 13) | (h >>> 19);
+      h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+      k = 0;
+      n = 0;
+    }
+  }
+  const blocks = length - 3;
+  for (; i < blocks; i += 4) {
+    const c0 = str.charCodeAt(i);
+    const c1 = str.charCodeAt(i + 1);
+    const c2 = str.charCodeAt(i + 2);
+    const c3 = str.charCodeAt(i + 3);
+    if ((c0 | c1 | c2 | c3) >= 0x80) return -1;
+    let b = Math.imul(c0 | (c1 << 8) | (c2 << 16) | (c3 << 24), C1);
+    b = (b << 15) | (b >>> 17);
+    h ^= Math.imul(b, C2);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  for (; i < length; i++) {
+    const c = str.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    k |= c << (n << 3);
+    n++;
+  }
+  if (n > 0) {
+    k = Math.imul(k, C1);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, C2);
+  }
+  h ^= len + length;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return modulo > 0 ? (h >>> 0) % modulo : h >>> 0;
+}
+
+/** MurmurHash3 x86 32-bit of the UTF-8 encoding of `str` (unsigned). */
+export function murmur3(str: string, seed = 0): number {
+  const hash = feedAscii(seed | 0, 0, 0, 0, str, 0);
+  return hash >= 0 ? hash : feed(seed | 0, 0, 0, 0, str, false);
+}
+
+/** MurmurHash3 x86 32-bit of raw bytes (unsigned): the reference the string version must match. */
+export function murmur3Bytes(bytes: Uint8Array, seed = 0): number {
+  let h = seed | 0;
+  let k = 0;
+  let n = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    k |= bytes[i]! << (n << 3);
+    if (++n === 4) {
+      h = mixBlock(h, k);
+      k = 0;
+      n = 0;
+    }
+  }
+  return finish(h, k, n, bytes.length);
+}
+
+/**
+ * The hash state after a fixed prefix (a flag's `name + ':'`), so that hashing `prefix + key`
+ * costs only the key's bytes.
+ */
+export class HashPrefix {
+  readonly h: number;
+  readonly k: number;
+  readonly n: number;
+  readonly len: number;
+
+  constructor(readonly prefix: string) {
+    feed(0, 0, 0, 0, prefix, true);
+    this.h = STATE[0]!;
+    this.k = STATE[1]!;
+    this.n = STATE[2]!;
+    this.len = STATE[3]!;
+  }
+
+  /** murmur3(prefix + key), without building the string. */
+  hash(key: string): number {
+    const hash = feedAscii(this.h, this.k, this.n, this.len, key, 0);
+    return hash >= 0 ? hash : feed(this.h, this.k, this.n, this.len, key, false);
+  }
+
+  /** The rollout bucket of `key`, 0..9999. Allocation-free for ASCII keys. */
+  bucket(key: string): number {
+    const bucket = feedAscii(this.h, this.k, this.n, this.len, key, BUCKETS);
+    return bucket >= 0 ? bucket : feed(this.h, this.k, this.n, this.len, key, false) % BUCKETS;
+  }
+}
+
+/** The rollout bucket (0..9999) of `key` for flag `name`: a key is in when bucket < value. */
+export function rolloutBucket(name: string, key: string): number {
+  return murmur3(`${name}:${key}`) % BUCKETS;
+}
+
+/** xorshift32 state: a typed array, so updating it never boxes a number. */
+const RANDOM = new Uint32Array(1);
+do RANDOM[0] = (Math.random() * 2 ** 32) >>> 0;
+while (RANDOM[0] === 0);
+
+/**
+ * A uniformly random bucket 0..9999 for evaluations without a key: xorshift32, allocation-free
+ * (Math.random returns a boxed double on every call). Not for anything needing unpredictability.
+ */
+export function randomBucket(): number {
+  let x = RANDOM[0]!;
+  x ^= x << 13;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  RANDOM[0] = x;
+  return RANDOM[0]! % BUCKETS;
+}

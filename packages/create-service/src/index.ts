@@ -1,0 +1,12 @@
+export { CliError, UsageError } from './errors.js';
+export { type FleetRecord, readFleetRecord } from './fleet-file.js';
+export { type GenerateOptions, type GenerateResult, generate, nextFreePort } from './generate.js';
+export type { Io, Question } from './io.js';
+export { main } from './main.js';
+export { mergeFile, unifiedDiff } from './merge.js';
+export { loadMigrations, type Migration, type MigrationContext, migrationsBetween } from './migrations.js';
+export { findMonorepoRoot } from './repo.js';
+export { collectStatus, type ServiceStatus, status } from './status.js';
+export { type Answers, listTemplateNames, loadTemplate, renderTemplate, type Template } from './templates.js';
+export { planUpgrade, type UpgradeOptions, upgrade } from './upgrade.js';
+export { nameProblem } from './validate.js';

@@ -1,0 +1,2 @@
+export * from './hec/index.js';
+export * from './kafka/index.js';
