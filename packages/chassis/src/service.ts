@@ -83,7 +83,7 @@ export interface Service<C extends object = object> {
   readonly auth: TokenVerifier;
   /** Kafka producer and consumers (config group `kafka`; `configured` is false without brokers). */
   readonly kafka: KafkaService;
-  /** Runtime feature flags (config group `flags`; docs/flags.md). */
+  /** Runtime feature flags (config group `flags`; see the README section "Feature flags"). */
   readonly flags: Flags;
   /** Run `fn` on shutdown, after the listener closed; hooks run last-registered first. */
   onShutdown(name: string, fn: ShutdownHook): void;
@@ -133,8 +133,6 @@ export async function createService<C extends object = object>(
   if (!verifier.configured)
     log.warn('auth is not configured (auth.jwksUrl / auth.publicKeys): protected routes answer 401');
 
-  if (tracingEnabled) startTracing({ service: options.name, version: options.version, ...options.tracing });
-
   const metrics = new MetricsRegistry({});
   const health = new HealthRegistry(config.health.checkTimeoutMs);
   const hooks = new ShutdownHooks();
@@ -148,6 +146,8 @@ export async function createService<C extends object = object>(
     ...(options.flags?.store ? { store: options.flags.store } : {}),
   });
   hooks.add('flags', () => flags.close());
+  // Started after the last step that can fail, so a failed createService leaves no SDK running
+  if (tracingEnabled) startTracing({ service: options.name, version: options.version, ...options.tracing });
   const startedAt = Date.now();
 
   const fastifyOptions = {

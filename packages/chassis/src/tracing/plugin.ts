@@ -51,8 +51,18 @@ const tracingPlugin: FastifyPluginCallback<TracingPluginOptions> = (app, options
   const tracer = trace.getTracer(options.tracerName ?? '@fleet/chassis');
   app.decorateRequest(kSpan, null);
   decorateRouteTemplate(app);
+  // the headers the configured propagators read (traceparent, tracestate, baggage by default):
+  // most requests to an edge service carry none, and then there is nothing to extract
+  const fields = propagation.fields().map((f) => f.toLowerCase());
   app.addHook('onRequest', (request, _reply, next) => {
-    const parent = propagation.extract(ROOT_CONTEXT, request.headers);
+    const headers = request.headers;
+    let parent = ROOT_CONTEXT;
+    for (let i = 0; i < fields.length; i++) {
+      if (headers[fields[i] as string] !== undefined) {
+        parent = propagation.extract(ROOT_CONTEXT, headers);
+        break;
+      }
+    }
     const method = request.method;
     const route = routeTemplate(request);
     const span = tracer.startSpan(route === undefined ? method : `${method} ${route}`, SERVER, parent);

@@ -1,0 +1,151 @@
+// Chassis overhead benchmark: bare Fastify vs a chassis service with every concern on.
+// node bench/chassis-overhead/run.mjs [--rounds 8] [--duration 3] [--warmup 3] [--connections 64]
+//                                      [--variants bare,chassis] [--rate N] [--baseline other/dist/index.js]
+// Each server runs in its own child process (same node flags as this one) and only one is under
+// load at a time; autocannon runs here, in the parent.
+// The last line is `ratio 0.NN`: median chassis req/s over median bare req/s.
+import { fork } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '8' },
+    duration: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '64' },
+    baseline: { type: 'string' },
+    variants: { type: 'string', default: 'bare,chassis' },
+    rate: { type: 'string' },
+  },
+});
+const rounds = Number(values.rounds);
+const duration = Number(values.duration);
+const warmup = Number(values.warmup);
+const connections = Number(values.connections);
+const variants = values.variants.split(',');
+const serverPath = fileURLToPath(new URL('./server.mjs', import.meta.url));
+const devNull = openSync('/dev/null', 'w');
+
+// The chassis's tracer samples 10% of new traces (parent-based); the SDK reads these at start.
+const serverEnv = {
+  ...process.env,
+  OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+  OTEL_TRACES_SAMPLER_ARG: '0.1',
+};
+
+function startServer(variant) {
+  return new Promise((resolve, reject) => {
+    const child = fork(serverPath, [variant, ...(values.baseline ? [values.baseline] : [])], {
+      execArgv: process.execArgv,
+      env: serverEnv,
+      stdio: ['ignore', devNull, 'inherit', 'ipc'],
+    });
+    child.once('message', (info) => resolve({ child, ...info }));
+    child.once('exit', (code) => reject(new Error(`${variant} server exited with ${code}`)));
+  });
+}
+
+function stopServer(child) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.removeAllListeners('exit');
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.send('stop');
+  });
+}
+
+// --rate N: a fixed request rate instead of as many as possible. req/s then says nothing, but the
+// server CPU per request compares variants at the same batching level, and much less disturbed by
+// other load on the machine.
+const rate = values.rate ? Number(values.rate) : undefined;
+
+function load(port, seconds) {
+  return autocannon({
+    url: `http://127.0.0.1:${port}/hello/123`,
+    connections,
+    duration: seconds,
+    ...(rate ? { overallRate: rate } : {}),
+  });
+}
+
+/** The server process's CPU time so far (user + system, microseconds). */
+function serverCpu(child) {
+  return new Promise((resolve) => {
+    const onMessage = (message) => {
+      if (!message.cpu) return;
+      child.off('message', onMessage);
+      resolve(message.cpu.user + message.cpu.system);
+    };
+    child.on('message', onMessage);
+    child.send('cpu');
+  });
+}
+
+async function measure(server) {
+  const cpuBefore = await serverCpu(server.child);
+  const result = await load(server.port, duration);
+  const cpu = (await serverCpu(server.child)) - cpuBefore;
+  const bad = result.errors + result.non2xx + result.timeouts;
+  if (bad > 0) throw new Error(`${server.variant}: ${bad} failed requests`);
+  return { rps: result.requests.average, p99: result.latency.p99, usPerReq: cpu / result.requests.total };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+console.log(
+  `node ${process.version} ${process.execArgv.join(' ')} | ${rounds} rounds x ${duration}s per variant ` +
+    `(after ${warmup}s warmup), -c ${connections}, GET /hello/123`,
+);
+console.log(
+  `tracing: OTEL_TRACES_SAMPLER=${serverEnv.OTEL_TRACES_SAMPLER} ARG=${serverEnv.OTEL_TRACES_SAMPLER_ARG}`,
+);
+const results = Object.fromEntries(variants.map((v) => [v, []]));
+const cpuPerReq = Object.fromEntries(variants.map((v) => [v, []]));
+// Every server starts (and warms up) once; afterwards only the one being measured gets load.
+const servers = {};
+try {
+  for (const variant of variants) {
+    const server = await startServer(variant);
+    servers[variant] = { ...server, variant };
+    if (server.features.length) console.log(`${variant}: ${server.features.join(' ')}`);
+    if (warmup > 0) await load(server.port, warmup);
+  }
+  for (let round = 1; round <= rounds; round++) {
+    // alternate the order so drift (thermal, other load) does not favour one variant
+    const order = round % 2 ? variants : [...variants].reverse();
+    const line = [];
+    for (const variant of order) {
+      const { rps, p99, usPerReq } = await measure(servers[variant]);
+      results[variant].push(rps);
+      cpuPerReq[variant].push(usPerReq);
+      line.push(`${variant} ${Math.round(rps)} req/s (${usPerReq.toFixed(1)} us cpu/req, p99 ${p99} ms)`);
+    }
+    console.log(`round ${round}: ${line.join(' | ')}`);
+  }
+} finally {
+  await Promise.all(Object.values(servers).map((server) => stopServer(server.child)));
+}
+const medians = Object.fromEntries(variants.map((v) => [v, median(results[v])]));
+const bare = medians.bare;
+for (const v of variants) {
+  const ratio = bare ? ` (${(medians[v] / bare).toFixed(2)} of bare)` : '';
+  const cpu = `${median(cpuPerReq[v]).toFixed(1)} (min ${Math.min(...cpuPerReq[v]).toFixed(1)})`;
+  console.log(`median ${v}: ${Math.round(medians[v])} req/s${ratio}, server cpu ${cpu} us/req`);
+}
+if (results.bare && results.chassis) {
+  // same-round pairs: less sensitive to slow drifts of the machine's load than the medians
+  const paired = results.chassis.map((rps, i) => rps / results.bare[i]);
+  console.log(`paired chassis/bare ratios: ${paired.map((r) => r.toFixed(2)).join(' ')}`);
+}
+const chassis = medians.chassis;
+console.log(bare && chassis ? `ratio ${(chassis / bare).toFixed(2)}` : 'ratio n/a');

@@ -1,0 +1,134 @@
+// One benchmark server in its own process: `node server.mjs <variant>`. Reports its port over IPC.
+// Log lines go to this process's stdout, which run.mjs points at /dev/null.
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import Fastify from 'fastify';
+
+const variant = process.argv[2] ?? 'bare';
+
+/** Chassis variants: which concerns are on (all chassis variants log, serve metrics, trace unless noted). */
+const CHASSIS = {
+  chassis: {},
+  'chassis-nolog': { LOG_REQUESTS: 'false' },
+  'chassis-notrace': { TRACING_ENABLED: 'false' },
+  'chassis-nometrics': { METRICS_ENABLED: 'false' },
+  'chassis-min': { LOG_REQUESTS: 'false', TRACING_ENABLED: 'false', METRICS_ENABLED: 'false' },
+  // everything on, and the handler evaluates one feature flag per request
+  'chassis-flag': {},
+  // everything on, another chassis build (--baseline)
+  'chassis-baseline': {},
+};
+
+/** An exporter that drops spans: the SDK, sampler and batch processor do their work, nothing is sent. */
+const dropExporter = {
+  export: (_spans, done) => done({ code: 0 }),
+  shutdown: () => Promise.resolve(),
+  forceFlush: () => Promise.resolve(),
+};
+
+const hello = (request) => ({ hello: request.params.id, ok: true });
+
+/** Diagnostic: bare Fastify plus one AsyncLocalStorage.run per request (what context propagation costs). */
+async function bareWithContext(app) {
+  const { AsyncLocalStorage } = await import('node:async_hooks');
+  const als = new AsyncLocalStorage();
+  app.addHook('onRequest', (request, _reply, next) => als.run(request.id, next));
+}
+
+async function start() {
+  if (variant === 'bare' || variant === 'bare-als') {
+    const app = Fastify({ logger: false });
+    if (variant === 'bare-als') await bareWithContext(app);
+    app.get('/hello/:id', async (request) => hello(request));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return { app, port: app.server.address().port, close: () => app.close(), features: [] };
+  }
+  const overrides = CHASSIS[variant];
+  if (!overrides) throw new Error(`unknown variant ${variant}`);
+  // chassis-baseline: the same service built with another chassis build (run.mjs --baseline <index.js>)
+  const module = variant === 'chassis-baseline' ? process.argv[3] : '@fleet/chassis';
+  if (!module) throw new Error('chassis-baseline needs --baseline /path/to/chassis/dist/index.js');
+  const { createService } = await import(module);
+  const env = {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    LOG_REQUESTS: 'true',
+    METRICS_ENABLED: 'true',
+    TRACING_ENABLED: 'true',
+    ...overrides,
+  };
+  const service = await createService({
+    name: 'bench',
+    version: '1.0.0',
+    configSources: { env, argv: [], files: [] },
+    tracing: { spanProcessors: [new BatchSpanProcessor(dropExporter)] },
+    routes(app, svc) {
+      if (variant === 'chassis-flag') {
+        svc.flags.define('bench.hello', { default: 5000, description: 'bench flag' });
+        app.get('/hello/:id', async (request) => ({
+          ...hello(request),
+          flag: svc.flags.isAvailable('bench.hello', request.params.id),
+        }));
+      } else {
+        app.get('/hello/:id', async (request) => hello(request));
+      }
+    },
+  });
+  const { url } = await service.start();
+  const features = Object.entries(env)
+    .filter(([k]) => k !== 'PORT' && k !== 'HOST')
+    .map(([k, v]) => `${k}=${v}`);
+  features.push(
+    service.flags !== undefined
+      ? `flags=${service.config.flags.store}-store${variant === 'chassis-flag' ? ',evaluated-per-request' : ''}`
+      : 'flags=absent',
+  );
+  return { app: service.app, port: Number(new URL(url).port), close: () => service.stop(), features };
+}
+
+const server = await start();
+/**
+ * `count` sequential in-process requests (no sockets); returns CPU nanoseconds per request. CPU
+ * time, not wall time: time spent waiting for a core (other processes) is not counted.
+ */
+async function injectBatch(count) {
+  const start = process.cpuUsage();
+  for (let i = 0; i < count; i++) {
+    const res = await server.app.inject({ method: 'GET', url: `/hello/${i}` });
+    if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
+  }
+  const used = process.cpuUsage(start);
+  return ((used.user + used.system) * 1000) / count;
+}
+
+/** CPU profiling of the measured part only (not startup): run.mjs --profile <dir>. */
+let profiler;
+async function profile(command) {
+  const { Session } = await import('node:inspector/promises');
+  if (command.start) {
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
+    await profiler.post('Profiler.start');
+    return '';
+  }
+  const { profile: result } = await profiler.post('Profiler.stop');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(command.stop, JSON.stringify(result));
+  profiler.disconnect();
+  return command.stop;
+}
+
+process.on('message', async (message) => {
+  if (message === 'cpu') process.send({ cpu: process.cpuUsage() });
+  if (typeof message === 'object' && message.profile)
+    process.send({ profiled: await profile(message.profile) });
+  if (typeof message === 'object' && message.inject)
+    process.send({ nsPerReq: await injectBatch(message.inject) });
+  if (message === 'stop') {
+    await server.close();
+    process.exit(0);
+  }
+});
+process.send({ port: server.port, features: server.features });
