@@ -1,0 +1,4 @@
+import { runService } from '@fleet/chassis';
+import { alf } from './service.js';
+
+await runService(alf);
