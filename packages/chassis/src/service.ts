@@ -106,13 +106,13 @@ export async function createService<C extends object = object>(
   );
   const conf = loadConfig<ChassisConfig & C>(schema, options.configSources);
   const config = Object.freeze(conf.getProperties()) as Readonly<ChassisConfig & C>;
+  // Checks across keys that convict cannot express; reported together with the auth keys below
+  const problems = flagsConfigProblems(config.flags);
   if (config.admin.port > 0 && config.admin.port === config.port)
-    throw new ConfigError([
+    problems.unshift(
       `admin.port: must differ from port (both are ${config.port}); use 0 to serve admin on the main port`,
-    ]);
+    );
   const redactedConfig = JSON.parse(conf.toString()) as Record<string, unknown>;
-  const flagProblems = flagsConfigProblems(config.flags);
-  if (flagProblems.length > 0) throw new ConfigError(flagProblems);
 
   const tracingEnabled = config.telemetry.tracing.enabled;
   const log = createLogger({
@@ -123,13 +123,14 @@ export async function createService<C extends object = object>(
     ...(tracingEnabled ? { mixin: traceLogMixin } : {}),
   });
 
-  let verifier: TokenVerifier;
+  let verifier: TokenVerifier | undefined;
   try {
     verifier = await createTokenVerifier(config.auth);
   } catch (err) {
     const message = (err as Error).message;
-    throw new ConfigError([message.startsWith('auth.') ? message : `auth.publicKeys: ${message}`]);
+    problems.push(message.startsWith('auth.') ? message : `auth.publicKeys: ${message}`);
   }
+  if (problems.length > 0 || !verifier) throw new ConfigError(problems);
   if (!verifier.configured)
     log.warn('auth is not configured (auth.jwksUrl / auth.publicKeys): protected routes answer 401');
 

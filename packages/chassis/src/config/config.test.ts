@@ -148,4 +148,27 @@ describe('config loading', () => {
     expect((err as ConfigError).exitCode).toBe(78);
     expect((err as ConfigError).message).toMatch(/Invalid configuration \(2 problems\)/);
   });
+
+  it('reports cross-key problems (admin port, flags store, auth keys) together in one ConfigError', async () => {
+    const err = await createService({
+      name: 'cfg',
+      version: '1.0.0',
+      configSources: {
+        env: {
+          PORT: '4100',
+          ADMIN_PORT: '4100',
+          FLAGS_STORE: 'file',
+          AUTH_PUBLIC_KEYS: 'not a key',
+          LOG_LEVEL: 'silent',
+        },
+        argv: [],
+      },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    const text = (err as ConfigError).problems.join('\n');
+    expect(text).toMatch(/admin\.port: must differ from port/);
+    expect(text).toMatch(/flags\.file: required/);
+    expect(text).toMatch(/auth\.publicKeys/);
+    expect((err as ConfigError).problems).toHaveLength(3);
+  });
 });
