@@ -1,8 +1,8 @@
 import type { ServiceOptions } from '@fleet/chassis';
+import { openDb } from '@fleet/chassis/db';
 import { configSchema, type ProvisionerConfig } from './config.js';
-import { openDb } from './db/db.js';
 import { DbIdempotencyStore } from './db/idempotency.js';
-import { migrate } from './db/migrations.js';
+import { migrateDatabase } from './db/migrations.js';
 import { AutoDeployer, Deployer } from './deploy/deployer.js';
 import { DomainError } from './domain/validation.js';
 import { Context, STATUS_TEXT } from './http/context.js';
@@ -38,9 +38,10 @@ export function indexProvisionerOptions(
         dataDir: config.database.dataDir,
         pgliteTemplate: config.database.pgliteTemplate,
         poolMax: config.database.poolMax,
+        applicationName: `fleet-${NAME}`,
       });
       try {
-        const applied = await migrate(db);
+        const applied = await migrateDatabase(db);
         if (applied.length > 0) service.log.info({ migrations: applied }, 'database migrated');
       } catch (err) {
         await db.close().catch(() => {});

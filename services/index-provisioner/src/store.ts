@@ -1,5 +1,5 @@
+import type { Queryable, Row } from '@fleet/chassis/db';
 import type { Datatype, IndexSpec, RoleSpec } from './conf/render.js';
-import type { Queryable, Row } from './db/db.js';
 
 export interface IndexRecord extends IndexSpec {
   owner: string;

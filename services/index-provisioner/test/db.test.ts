@@ -1,9 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import pg from 'pg';
+import { type Db, openDb, sqlState, UNIQUE_VIOLATION } from '@fleet/chassis/db';
+import { dropSchema } from '@fleet/chassis/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type Db, openDb, sqlState, UNIQUE_VIOLATION } from '../src/db/db.js';
 import { DbIdempotencyStore } from '../src/db/idempotency.js';
-import { MIGRATIONS, migrate } from '../src/db/migrations.js';
+import { MIGRATIONS, migrateDatabase } from '../src/db/migrations.js';
 import { getDeployment, insertDeployment, runningDeployment, updateDeployment } from '../src/store.js';
 import { backends } from './helpers.js';
 
@@ -20,21 +20,16 @@ describe.each(backends())('database (%s)', (backend) => {
   });
   afterAll(async () => {
     await db?.close();
-    if (backend === 'postgres') {
-      const client = new pg.Client({ connectionString: inject('postgresUrl') });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await client.end();
-    }
+    if (backend === 'postgres') await dropSchema(inject('postgresUrl'), schema);
   });
 
   it('applies migrations once, in order, even when started concurrently', async () => {
     const others = backend === 'postgres' ? await Promise.all([openDb(options), openDb(options)]) : [];
     try {
-      const results = await Promise.all([db, ...others].map((d) => migrate(d)));
+      const results = await Promise.all([db, ...others].map((d) => migrateDatabase(d)));
       // Exactly one of the concurrent runs applied everything
       expect(results.filter((r) => r.length > 0)).toEqual([MIGRATIONS.map((m) => m.version)]);
-      expect(await migrate(db)).toEqual([]);
+      expect(await migrateDatabase(db)).toEqual([]);
       const rows = await db.query<{ version: number; name: string }>(
         'SELECT version, name FROM schema_migrations ORDER BY version',
       );
@@ -51,7 +46,7 @@ describe.each(backends())('database (%s)', (backend) => {
       ...MIGRATIONS,
       { version: 999, name: 'broken', sql: 'CREATE TABLE half_done (x int); SELECT nope;' },
     ];
-    await expect(migrate(db, broken)).rejects.toThrow(/migration 999 \(broken\) failed/);
+    await expect(migrateDatabase(db, broken)).rejects.toThrow(/migration 999 \(broken\) failed/);
     const tables = await db.query("SELECT 1 FROM information_schema.tables WHERE table_name = 'half_done'");
     expect(tables).toEqual([]);
   });

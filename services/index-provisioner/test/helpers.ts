@@ -3,8 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createService, type Service } from '@fleet/chassis';
-import { createTestKeys, LogCapture, type TestKeys } from '@fleet/chassis/testing';
-import pg from 'pg';
+import { createTestKeys, dropSchema, LogCapture, type TestKeys } from '@fleet/chassis/testing';
 import { expect, inject } from 'vitest';
 import { indexProvisionerOptions, type ProvisionerConfig } from '../src/service.js';
 
@@ -122,12 +121,7 @@ export async function startTestService(options: StartOptions = {}): Promise<Test
     async close() {
       await service.stop();
       await rm(dir, { recursive: true, force: true });
-      if (backend === 'postgres') {
-        const client = new pg.Client({ connectionString: inject('postgresUrl') });
-        await client.connect();
-        await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-        await client.end();
-      }
+      if (backend === 'postgres') await dropSchema(inject('postgresUrl'), schema);
     },
   };
 }

@@ -3,7 +3,7 @@
  * definition shared by config files and the admin API.
  */
 import type { ServiceOptions } from '@fleet/chassis';
-import { SCHEMA_PATTERN } from './db/db.js';
+import { SCHEMA_PATTERN } from '@fleet/chassis/db';
 import { ConfigValidationError } from './errors.js';
 import type { ValidationIssue } from './json-schema.js';
 import type { Plugin } from './plugin.js';

@@ -1,4 +1,6 @@
 // Public API of @fleet/plugin-runner: what plugin authors and embedders import.
+
+export { type Db, type DbOptions, openDb } from '@fleet/chassis/db';
 export { type CircuitPolicy, type CircuitState, circuitAfterRun, circuitView } from './circuit.js';
 export {
   checkInstanceDefinition,
@@ -6,8 +8,7 @@ export {
   INSTANCE_ID,
   type PluginRunnerConfig,
 } from './config.js';
-export { type Db, type DbOptions, openDb } from './db/db.js';
-export { MIGRATIONS, migrate } from './db/migrations.js';
+export { MIGRATIONS, migrateDatabase } from './db/migrations.js';
 export {
   ConfigValidationError,
   ERROR_KINDS,

@@ -7,10 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ConfigError, type Service, type ServiceOptions } from '@fleet/chassis';
+import { type Db, openDb } from '@fleet/chassis/db';
 import { registerApi } from './api.js';
 import { checkInstanceDefinition, configSchema, type PluginRunnerConfig } from './config.js';
-import { type Db, openDb } from './db/db.js';
-import { migrate } from './db/migrations.js';
+import { migrateDatabase } from './db/migrations.js';
 import { RunnerMetrics } from './metrics.js';
 import type { Plugin } from './plugin.js';
 import { builtinPlugins } from './plugins/index.js';
@@ -132,7 +132,7 @@ export function pluginRunnerService(options: PluginRunnerOptions = {}): ServiceO
           { data_dir: config.database.dataDir || '(memory)' },
           'embedded PGlite: single node only; set DATABASE_URL to run replicas',
         );
-      const applied = await migrate(db);
+      const applied = await migrateDatabase(db);
       if (applied.length > 0) service.log.info({ versions: applied }, 'database migrated');
       const store = new Store(db);
       const sync = await store.syncConfigInstances(definitions, () => new Date());

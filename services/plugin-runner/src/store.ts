@@ -9,7 +9,7 @@
  * - commit also requires the cursor sequence it read (`cursor_seq`): the cursor only moves forward
  *   from the value the writer started from.
  */
-import type { Db, Queryable, Row } from './db/db.js';
+import type { Db, Queryable, Row } from '@fleet/chassis/db';
 import type { ScheduleSpec } from './schedule.js';
 
 export type InstanceSource = 'config' | 'api';

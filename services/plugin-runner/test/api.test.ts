@@ -3,8 +3,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Db } from '@fleet/chassis/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../src/db/db.js';
 import { builtinPlugins } from '../src/plugins/index.js';
 import { cheapBackend, MemorySink, openTestDb, startRunner, type TestRunner, waitFor } from './helpers.js';
 import { counterPlugin } from './test-plugins.js';

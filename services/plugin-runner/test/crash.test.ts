@@ -7,9 +7,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Db } from '@fleet/chassis/db';
 import { type KafkaBroker, startKafkaBroker } from '@fleet/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Db } from '../src/db/db.js';
 import {
   type FakeServer,
   json,

@@ -1,9 +1,9 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${NAME} is the secret reference syntax under test
 // End to end: fake GitHub API → plugin-runner → Kafka (test broker) → ALF → HEC (test receiver).
 import { createService, type Service, type ServiceOptions } from '@fleet/chassis';
+import type { Db } from '@fleet/chassis/db';
 import { type HecReceiver, type KafkaBroker, startHecReceiver, startKafkaBroker } from '@fleet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../src/db/db.js';
 import { type FakeGithub, startFakeGithub } from './fakes.js';
 import { cheapBackend, kafkaEnv, openTestDb, startRunner, type TestRunner, waitFor } from './helpers.js';
 

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createService, type Service } from '@fleet/chassis';
+import { type Db, openDb } from '@fleet/chassis/db';
 import { createTestKeys, LogCapture, type TestKeys } from '@fleet/chassis/testing';
 import type { KafkaBroker } from '@fleet/testkit';
 import { inject } from 'vitest';
 import type { PluginRunnerConfig } from '../src/config.js';
-import { type Db, openDb } from '../src/db/db.js';
-import { migrate } from '../src/db/migrations.js';
+import { migrateDatabase } from '../src/db/migrations.js';
 import type { Plugin } from '../src/plugin.js';
 import type { EventSink } from '../src/runner.js';
 import { type PluginRunnerHandle, pluginRunnerOf, pluginRunnerService } from '../src/service.js';
@@ -41,7 +41,7 @@ let sharedPglite: Promise<Db> | undefined;
 function pglite(): Promise<Db> {
   sharedPglite ??= (async () => {
     const db = await openDb({ url: '', pgliteTemplate: inject('pgliteTemplate') });
-    await migrate(db);
+    await migrateDatabase(db);
     return db;
   })();
   return sharedPglite;
@@ -54,7 +54,7 @@ function pglite(): Promise<Db> {
 export async function openTestDb(backend: Backend, schema = uniqueSchema()): Promise<Db> {
   if (backend === 'postgres') {
     const db = await openDb({ url: inject('postgresUrl'), schema, poolMax: 4 });
-    await migrate(db);
+    await migrateDatabase(db);
     return db;
   }
   const db = await pglite();

@@ -1,6 +1,7 @@
 // Leases, fencing and cursor monotonicity against the storage itself, on PGlite and real Postgres.
+
+import type { Db } from '@fleet/chassis/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../src/db/db.js';
 import { MalformedPageError } from '../src/errors.js';
 import { preparePage } from '../src/plugin.js';
 import { type RunResult, Store } from '../src/store.js';

@@ -1,9 +1,10 @@
 // Several runner replicas (in this process) on one database: every instance runs, never on two
 // replicas at once, every event reaches the Kafka topic once; a replica stalled between producing a
 // page and committing its cursor is fenced off.
+
+import type { Db } from '@fleet/chassis/db';
 import { type KafkaBroker, startKafkaBroker } from '@fleet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../src/db/db.js';
 import type { RunInfo } from '../src/runner.js';
 import {
   backends,

@@ -1,6 +1,7 @@
 // The runner in one service: failures stay in their run, circuits, flags, metrics, shutdown.
+
+import type { Db } from '@fleet/chassis/db';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Db } from '../src/db/db.js';
 import { RateLimitedError } from '../src/errors.js';
 import type { RunInfo } from '../src/runner.js';
 import {

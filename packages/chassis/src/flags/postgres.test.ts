@@ -3,29 +3,16 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MetricsRegistry } from '../metrics/registry.js';
 import type { Service } from '../service.js';
+import { probePostgres, redactDatabaseUrl, testDatabaseUrl } from '../testing/db.js';
 import { FlagsClient } from './client.js';
 import { acquirePglite, createPgliteDriver, PostgresFlagStore, type SqlDriver } from './postgres.js';
 import { adminToken, captureLogger, metricValue, startTestService, waitFor } from './test-helpers.js';
 
-const REAL_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const REAL_URL = testDatabaseUrl();
 const RUN = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 
-async function probe(url: string): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (err) {
-    return (err as Error).message || String(err);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-const realProblem = await probe(REAL_URL);
-const redactedUrl = REAL_URL.replace(/\/\/[^@/]*@/, '//***@');
+const realProblem = await probePostgres(REAL_URL);
+const redactedUrl = redactDatabaseUrl(REAL_URL);
 if (realProblem) {
   console.warn(
     `postgres flag store: SKIPPING the real-server suite: ${redactedUrl} unreachable (${realProblem}); set DATABASE_URL to run it`,

@@ -1,8 +1,9 @@
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
-import type { Client, Pool } from 'pg';
+import type { Client } from 'pg';
+import { createPglite } from '../db/pglite.js';
+import { cachedPgliteTemplate } from '../db/pglite-template.js';
+import { loadPg, openPostgresDb, pgClientConfig } from '../db/postgres.js';
 import type { FlagWrite, StoredFlag } from './model.js';
 import type { FlagStore, StoreSink } from './store.js';
 
@@ -38,23 +39,25 @@ export interface PgDriverOptions {
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,40}$/;
 
-/** A PostgreSQL server through `pg`: a small pool for queries and a dedicated LISTEN connection. */
+/**
+ * A PostgreSQL server: queries on a small chassis `Db` pool (no schema: the table is named by the
+ * store), notifications on a dedicated LISTEN connection with the same settings, reconnected here.
+ */
 export async function createPgDriver(url: string, options: PgDriverOptions = {}): Promise<SqlDriver> {
-  const { default: pg } = await import('pg');
+  const pg = await loadPg();
   const timeoutMs = options.timeoutMs ?? 5000;
   const minRetry = options.minRetryMs ?? 100;
   const maxRetry = options.maxRetryMs ?? 2000;
-  const connection = {
-    connectionString: url,
-    connectionTimeoutMillis: timeoutMs,
-    query_timeout: timeoutMs,
-    keepAlive: true,
-    application_name: options.applicationName ?? 'fleet-flags',
+  const settings = {
+    url,
+    connectTimeoutMs: timeoutMs,
+    queryTimeoutMs: timeoutMs,
+    applicationName: options.applicationName ?? 'fleet-flags',
   };
-  const pool: Pool = new pg.Pool({ ...connection, max: 3, idleTimeoutMillis: 30_000 });
-  // Idle connections that die (server restart, terminated backend) are dropped by the pool; the
-  // listener reports the outage.
-  pool.on('error', () => {});
+  const connection = pgClientConfig(settings);
+  // Idle pool connections that die (server restart, terminated backend) are dropped by the pool;
+  // the listener reports the outage.
+  const db = await openPostgresDb({ ...settings, poolMax: 3 });
   let closed = false;
   let listener: Client | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -102,19 +105,15 @@ export async function createPgDriver(url: string, options: PgDriverOptions = {})
 
   return {
     kind: 'postgres',
-    async query(text, params) {
-      return (await pool.query(text, params)).rows;
-    },
-    async exec(text) {
-      await pool.query(text);
-    },
+    query: (text, params) => db.query(text, params),
+    exec: (text) => db.exec(text),
     listen,
     async close() {
       closed = true;
       clearTimeout(retryTimer);
       const current = listener;
       listener = undefined;
-      await Promise.all([current?.end().catch(() => {}), pool.end().catch(() => {})]);
+      await Promise.all([current?.end().catch(() => {}), db.close().catch(() => {})]);
     },
   };
 }
@@ -154,45 +153,12 @@ interface SharedPglite {
 
 const sharedPglite = new Map<string, SharedPglite>();
 
-/** Where a fresh in-memory database is cached after initdb, keyed by the PGlite build. */
-async function templatePath(): Promise<string | undefined> {
-  try {
-    const wasm = new URL(import.meta.resolve('@electric-sql/pglite/pglite.wasm'));
-    const info = await stat(wasm);
-    return join(tmpdir(), `fleet-flags-pglite-${info.size}-${Math.round(info.mtimeMs)}.tar`);
-  } catch {
-    return undefined;
-  }
-}
-
+/** In memory, start from the chassis' cached initdb template (initdb is most of PGlite's start-up). */
 async function openPglite(dir: string): Promise<PGlite> {
-  const { PGlite } = await import('@electric-sql/pglite');
-  if (dir) return PGlite.create(dir);
-  // initdb is most of PGlite's start-up time: start in-memory databases from a cached fresh one.
-  const template = await templatePath();
-  if (template) {
-    const data = await readFile(template).catch(() => undefined);
-    if (data) {
-      try {
-        return await PGlite.create({ loadDataDir: new Blob([data]) });
-      } catch {
-        // unusable template: start from scratch and replace it
-      }
-    }
-  }
-  const db = await PGlite.create();
-  if (template) {
-    try {
-      // uncompressed: larger (about 40 MB) but a third faster to load than gzip
-      const dump = await db.dumpDataDir('none');
-      const temporary = `${template}.${process.pid}.tmp`;
-      await writeFile(temporary, Buffer.from(await dump.arrayBuffer()));
-      await rename(temporary, template);
-    } catch {
-      // the cache is an optimisation only
-    }
-  }
-  return db;
+  if (dir) return createPglite({ dataDir: dir });
+  // The cache is an optimisation only: without it, initdb
+  const template = await cachedPgliteTemplate().catch(() => undefined);
+  return createPglite(template ? { template } : {});
 }
 
 /**

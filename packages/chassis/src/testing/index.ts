@@ -141,3 +141,17 @@ export class LogCapture extends Writable {
     return this.lines.map((l) => JSON.stringify(l)).join('\n');
   }
 }
+
+export {
+  DEFAULT_TEST_DATABASE_URL,
+  databaseGlobalSetup,
+  dropSchema,
+  dropSchemas,
+  type PrepareTestDatabasesOptions,
+  type ProvidingProject,
+  prepareTestDatabases,
+  probePostgres,
+  redactDatabaseUrl,
+  type TestDatabases,
+  testDatabaseUrl,
+} from './db.js';

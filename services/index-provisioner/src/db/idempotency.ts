@@ -1,5 +1,5 @@
 import type { IdempotencyRecord, IdempotencyStore, StoredResponse } from '@fleet/chassis';
-import type { Db } from './db.js';
+import type { Db } from '@fleet/chassis/db';
 
 /**
  * Idempotency-Key records in the service's database, so a retry reaching another replica (or the

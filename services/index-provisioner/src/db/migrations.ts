@@ -1,10 +1,4 @@
-import type { Db } from './db.js';
-
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import { type Db, type Migration, migrate } from '@fleet/chassis/db';
 
 /**
  * Schema migrations, applied in order, each once, in its own transaction. Append only: never edit
@@ -96,46 +90,14 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-const LOCK_KEY = "hashtext('fleet-index-provisioner/migrations/' || current_schema())";
-
 /**
- * Apply pending migrations. On Postgres several replicas may start at once: the first takes a
- * session advisory lock (keyed by schema) and migrates, the others wait and then find nothing to
- * do. PGlite is a single connection, so the lock is trivially ours there.
+ * Apply pending migrations (the chassis runner: replicas starting together serialise on an advisory
+ * lock keyed by schema). Table and lock name are the ones this service has always used, so a rolling
+ * upgrade still serialises with older replicas.
  */
-export async function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
-  return db.withConnection(async (conn) => {
-    await conn.query(`SELECT pg_advisory_lock(${LOCK_KEY})`);
-    try {
-      await conn.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-        version integer PRIMARY KEY,
-        name text NOT NULL,
-        applied_at timestamptz NOT NULL DEFAULT now()
-      )`);
-      const rows = await conn.query<{ version: number }>('SELECT version FROM schema_migrations');
-      const applied = new Set(rows.map((r) => Number(r.version)));
-      const done: number[] = [];
-      for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
-        if (applied.has(migration.version)) continue;
-        await conn.query('BEGIN');
-        try {
-          await conn.exec(migration.sql);
-          await conn.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
-            migration.version,
-            migration.name,
-          ]);
-          await conn.query('COMMIT');
-        } catch (err) {
-          await conn.query('ROLLBACK');
-          throw new Error(
-            `migration ${migration.version} (${migration.name}) failed: ${(err as Error).message}`,
-          );
-        }
-        done.push(migration.version);
-      }
-      return done;
-    } finally {
-      await conn.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`);
-    }
+export function migrateDatabase(db: Db, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  return migrate(db, migrations, {
+    table: 'schema_migrations',
+    lockName: 'fleet-index-provisioner/migrations/',
   });
 }

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { MetricsRegistry } from '@fleet/chassis';
-import type { Db } from '../db/db.js';
-import { sqlState, UNIQUE_VIOLATION } from '../db/db.js';
+import { type Db, sqlState, UNIQUE_VIOLATION } from '@fleet/chassis/db';
 import { clusterConfig, fileHashes, renderCluster, type Settings } from '../domain/state.js';
 import { DomainError } from '../domain/validation.js';
 import {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
+import type { Queryable } from '@fleet/chassis/db';
 import { type ClusterState, CONF_FILES, type ConfFileName, renderFiles } from '../conf/render.js';
 import type { ClusterConfig, ProvisionerConfig } from '../config.js';
-import type { Queryable } from '../db/db.js';
 import { allIndexes, allRoles } from '../store.js';
 import { DomainError } from './validation.js';
 

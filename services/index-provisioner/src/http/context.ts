@@ -1,5 +1,5 @@
 import type { MetricsRegistry, Principal } from '@fleet/chassis';
-import type { Db } from '../db/db.js';
+import type { Db } from '@fleet/chassis/db';
 import type { AutoDeployer, Deployer } from '../deploy/deployer.js';
 import { type Caller, callerOf } from '../domain/access.js';
 import type { Settings } from '../domain/state.js';

@@ -1,4 +1,4 @@
-import { sqlState, UNIQUE_VIOLATION } from '../db/db.js';
+import { sqlState, UNIQUE_VIOLATION } from '@fleet/chassis/db';
 import { ownerFor, requireOwner, SCOPES } from '../domain/access.js';
 import { clusterConfig } from '../domain/state.js';
 import { DomainError, validateIndexName, validateText } from '../domain/validation.js';

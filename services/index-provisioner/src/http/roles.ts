@@ -1,6 +1,5 @@
+import { type Queryable, sqlState, UNIQUE_VIOLATION } from '@fleet/chassis/db';
 import { byCodepoint } from '../conf/render.js';
-import type { Queryable } from '../db/db.js';
-import { sqlState, UNIQUE_VIOLATION } from '../db/db.js';
 import { type Caller, canActFor, ownerFor, requireOwner, SCOPES } from '../domain/access.js';
 import { clustersForRoles, type Settings } from '../domain/state.js';
 import {

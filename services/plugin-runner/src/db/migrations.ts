@@ -1,10 +1,4 @@
-import type { Db } from './db.js';
-
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import { type Db, type Migration, migrate } from '@fleet/chassis/db';
 
 /**
  * Schema migrations, applied in order, each once, in its own transaction. Append only: never edit
@@ -75,56 +69,14 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-const LOCK_KEY = "hashtext('fleet-plugin-runner/migrations/' || current_schema())";
-const inProcess = new WeakMap<Db, Promise<number[]>>();
-
 /**
- * Apply pending migrations. Replicas starting together on Postgres serialise on a session advisory
- * lock keyed by schema; replicas sharing one embedded PGlite in a process share one migration.
+ * Apply pending migrations (the chassis runner: replicas starting together serialise on an advisory
+ * lock keyed by schema, callers sharing one PGlite in a process queue). Table and lock name are the
+ * ones this service has always used, so a rolling upgrade still serialises with older replicas.
  */
-export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
-  let pending = inProcess.get(db);
-  if (!pending) {
-    pending = apply(db, migrations);
-    inProcess.set(db, pending);
-    pending.catch(() => inProcess.delete(db));
-  }
-  return pending;
-}
-
-async function apply(db: Db, migrations: readonly Migration[]): Promise<number[]> {
-  return db.withConnection(async (conn) => {
-    await conn.query(`SELECT pg_advisory_lock(${LOCK_KEY})`);
-    try {
-      await conn.query(`CREATE TABLE IF NOT EXISTS plugin_runner_migrations (
-        version integer PRIMARY KEY,
-        name text NOT NULL,
-        applied_at timestamptz NOT NULL DEFAULT now()
-      )`);
-      const rows = await conn.query<{ version: number }>('SELECT version FROM plugin_runner_migrations');
-      const applied = new Set(rows.map((r) => Number(r.version)));
-      const done: number[] = [];
-      for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
-        if (applied.has(migration.version)) continue;
-        await conn.query('BEGIN');
-        try {
-          await conn.exec(migration.sql);
-          await conn.query('INSERT INTO plugin_runner_migrations (version, name) VALUES ($1, $2)', [
-            migration.version,
-            migration.name,
-          ]);
-          await conn.query('COMMIT');
-        } catch (err) {
-          await conn.query('ROLLBACK').catch(() => {});
-          throw new Error(
-            `migration ${migration.version} (${migration.name}) failed: ${(err as Error).message}`,
-          );
-        }
-        done.push(migration.version);
-      }
-      return done;
-    } finally {
-      await conn.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`);
-    }
+export function migrateDatabase(db: Db, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  return migrate(db, migrations, {
+    table: 'plugin_runner_migrations',
+    lockName: 'fleet-plugin-runner/migrations/',
   });
 }
