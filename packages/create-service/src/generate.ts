@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import nodePlop from 'node-plop';
 import { CliError } from './errors.js';
 import { type FleetRecord, writeBase, writeFleetRecord } from './fleet-file.js';
 import { hashTree, removeQuietly, toPosix, writeFileEnsuringDir } from './fsutil.js';
@@ -61,6 +60,8 @@ export function nextFreePort(used: ReadonlyMap<number, string[]>): number {
 
 async function ask(io: Io, questions: Question[]): Promise<Record<string, string>> {
   if (io.prompt) return io.prompt(questions);
+  // Loaded only to prompt: node-plop (inquirer) is most of the CLI's start-up time
+  const { default: nodePlop } = await import('node-plop');
   const plop = await nodePlop(undefined, { destBasePath: io.cwd, force: false });
   const generator = plop.setGenerator('create-service', {
     description: 'Create a Fleet service',

@@ -27,26 +27,47 @@ export interface TempRepo {
 }
 
 export interface TempRepoOptions {
-  /** 'link': packages/chassis is the real chassis; else a stand-in with this version and migrations. */
-  chassis: 'link' | { version: string; migrationsFrom?: string };
+  /**
+   * 'link': node_modules and packages/chassis are symlinks to this repository's (no install).
+   * 'install': nothing installed yet; the root package.json and package-lock.json are this
+   * repository's, packages/chassis and packages/testkit are copies of their published files (built
+   * dist included), ready for a real `npm install`.
+   * Else: node_modules linked, and a chassis stand-in with this version and migrations.
+   */
+  chassis: 'link' | 'install' | { version: string; migrationsFrom?: string };
+}
+
+/** What `npm pack` would publish of a workspace package: its package.json `files` and package.json. */
+function copyPublished(pkgDir: string, to: string): void {
+  const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { files?: string[] };
+  mkdirSync(to, { recursive: true });
+  for (const entry of ['package.json', ...(pkg.files ?? [])])
+    if (existsSync(join(pkgDir, entry))) cpSync(join(pkgDir, entry), join(to, entry), { recursive: true });
 }
 
 /**
  * A throwaway Fleet monorepo: root package.json with workspaces, the real tsconfig.base.json and
- * biome.json, a copy of templates/, and node_modules symlinked to the real one (no install).
+ * biome.json, a copy of templates/, and the chassis as `options.chassis` says.
  */
 export function tempMonorepo(options: TempRepoOptions): TempRepo {
   const root = mkdtempSync(join(tmpdir(), 'fleet-cs-'));
-  writeFileSync(
-    join(root, 'package.json'),
-    `${JSON.stringify({ name: 'fleet-tmp', private: true, type: 'module', workspaces: ['packages/*', 'services/*'] }, null, 2)}\n`,
-  );
+  if (options.chassis === 'install') {
+    for (const file of ['package.json', 'package-lock.json']) cpSync(join(REPO_ROOT, file), join(root, file));
+  } else {
+    writeFileSync(
+      join(root, 'package.json'),
+      `${JSON.stringify({ name: 'fleet-tmp', private: true, type: 'module', workspaces: ['packages/*', 'services/*'] }, null, 2)}\n`,
+    );
+    symlinkSync(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
+  }
   for (const file of ['tsconfig.base.json', 'biome.json']) cpSync(join(REPO_ROOT, file), join(root, file));
   cpSync(join(REPO_ROOT, 'templates'), join(root, 'templates'), { recursive: true });
-  symlinkSync(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
   mkdirSync(join(root, 'packages'));
   mkdirSync(join(root, 'services'));
-  if (options.chassis === 'link') {
+  if (options.chassis === 'install') {
+    for (const pkg of ['chassis', 'testkit'])
+      copyPublished(join(REPO_ROOT, 'packages', pkg), join(root, 'packages', pkg));
+  } else if (options.chassis === 'link') {
     symlinkSync(join(REPO_ROOT, 'packages/chassis'), join(root, 'packages/chassis'), 'dir');
   } else {
     setChassisVersion(root, options.chassis.version);
@@ -55,6 +76,9 @@ export function tempMonorepo(options: TempRepoOptions): TempRepo {
   }
   return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
+
+/** The alf and plugin-runner templates as released at 1.0.0 (before Kafka), with their shared layer. */
+export const TEMPLATES_1_0_0 = join(PACKAGE_DIR, 'test/fixtures/templates-1.0.0');
 
 export function setChassisVersion(root: string, version: string): void {
   mkdirSync(join(root, 'packages/chassis'), { recursive: true });
@@ -171,4 +195,13 @@ export function exec(
     child.on('error', (err) => resolvePromise({ code: 127, output: output + err.message }));
     child.on('close', (code) => resolvePromise({ code: code ?? 1, output }));
   });
+}
+
+/** npm's error codes for a registry it cannot reach (DNS, refused, reset, timeouts, offline cache miss). */
+const UNREACHABLE =
+  /\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|EHOSTUNREACH|ENOTCACHED)\b/;
+
+/** The network error code when npm's output says the registry could not be reached, else undefined. */
+export function registryUnreachable(npmOutput: string): string | undefined {
+  return UNREACHABLE.exec(npmOutput)?.[1];
 }

@@ -6,7 +6,7 @@ import { hasConflictMarkers, mergeFile, unifiedDiff } from '../src/merge.js';
 import { matchesWorkspace } from '../src/repo.js';
 import { tsString } from '../src/templates.js';
 import { descriptionProblem, nameProblem, portProblem } from '../src/validate.js';
-import { REPO_ROOT } from './helpers.js';
+import { exec, REPO_ROOT, registryUnreachable } from './helpers.js';
 
 const labels = { ours: 'local', theirs: 'template base@2.0.0' };
 
@@ -151,4 +151,36 @@ describe('formatting', () => {
     expect(a).toBe(b);
     expect(hashTree(new Map([['x', '2']]))).not.toBe(hashTree(new Map([['x', '1']])));
   });
+});
+
+describe('registryUnreachable (how the e2e test tells "no registry" from a failed install)', () => {
+  it('recognises npm failing to reach a registry, and nothing else', async () => {
+    // A registry on a port nothing listens on: npm's real error output
+    const refused = await exec(
+      'npm',
+      [
+        'view',
+        'left-pad',
+        'version',
+        '--registry',
+        'http://127.0.0.1:9/',
+        '--fetch-retries=0',
+        '--prefer-online',
+      ],
+      REPO_ROOT,
+    );
+    expect(refused.code).not.toBe(0);
+    expect(registryUnreachable(refused.output)).toBe('ECONNREFUSED');
+    // A failure that has nothing to do with the network is not mistaken for one
+    const invalid = await exec(
+      'npm',
+      ['view', 'NOT A VALID NAME', '--registry', 'http://127.0.0.1:9/'],
+      REPO_ROOT,
+    );
+    expect(invalid.code).not.toBe(0);
+    expect(registryUnreachable(invalid.output)).toBeUndefined();
+    expect(registryUnreachable('npm error code EAI_AGAIN\nnpm error network request failed')).toBe(
+      'EAI_AGAIN',
+    );
+  }, 30_000);
 });
