@@ -1,0 +1,4 @@
+import { runService } from '@fleet/chassis';
+import { consoleOptions } from './service.js';
+
+await runService(consoleOptions);
