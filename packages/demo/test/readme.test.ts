@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { type Demo, REPO_ROOT, walkthrough } from '../src/index.js';
 
 const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+// The repository's README walks through the default demo (with the console) only
+const ROOT_README = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
 
 function fakeDemo(withConsole: boolean): Demo {
   const service = (name: string) => ({ name, url: `http://127.0.0.1:1`, pid: 1, readyMs: 1 }) as never;
@@ -30,5 +32,7 @@ describe('README walkthrough', () => {
       );
       expect(commands.length).toBeGreaterThan(8);
       for (const command of commands) expect(README, command).toContain(command);
+      if (withConsole)
+        for (const command of commands) expect(ROOT_README, `root README: ${command}`).toContain(command);
     });
 });
