@@ -221,16 +221,21 @@ export class Collector {
       forwarded: new RingSeries(this.#capacity),
       dropped: new RingSeries(this.#capacity),
     };
-    for (const target of options.services)
-      this.#states.set(target.name, {
-        target,
-        snapshot: emptySnapshot(target),
-        requestSamples: [],
-        alfPrevious: null,
-        requestSeries: new RingSeries(this.#capacity),
-        alfRates: null,
-        infoAt: 0,
-      });
+    for (const target of options.services) this.addTarget(target);
+  }
+
+  /** Watch one more service (the console adds itself once it listens); a known name is ignored. */
+  addTarget(target: ServiceTarget): void {
+    if (this.#states.has(target.name)) return;
+    this.#states.set(target.name, {
+      target,
+      snapshot: emptySnapshot(target),
+      requestSamples: [],
+      alfPrevious: null,
+      requestSeries: new RingSeries(this.#capacity),
+      alfRates: null,
+      infoAt: 0,
+    });
   }
 
   /** Poll now, then every pollMs (a slow poll delays the next one rather than overlapping it). */

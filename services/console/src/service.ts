@@ -32,6 +32,15 @@ export const consoleOptions: ServiceOptions<ConsoleOwnConfig> = {
     service.onShutdown('console-collector', () => collector.stop());
     await registerStatic(app);
     registerApi(app, { service, collector, audit });
+    // The console is part of the fleet too: once it listens, it watches itself (health, metrics and
+    // admin routes are on its main listener unless ADMIN_PORT moves them).
+    app.addHook('onListen', async () => {
+      const address = app.server.address();
+      if (service.config.admin.port !== 0 || !address || typeof address !== 'object') return;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      const local = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '[::1]' : host;
+      collector.addTarget({ name: 'console', url: `http://${local}:${address.port}`, kind: 'service' });
+    });
     collector.start();
   },
 };

@@ -55,6 +55,15 @@ describe('console API against real services', () => {
     await waitFor(async () => (await serviceOf('orders'))?.ready, 5000, 'orders ready again');
   });
 
+  it('watches itself once it listens: the console is a service of the fleet', async () => {
+    const self = await waitFor(async () => {
+      const s = await serviceOf('console');
+      return s?.ready && s.version ? s : null;
+    });
+    expect(self).toMatchObject({ kind: 'service', live: true, ready: true, version: '0.1.0' });
+    expect(self.url).toBe(fleet.consoleUrl);
+  });
+
   it('computes request rate and p99 from the metrics deltas, ignoring its own probes', async () => {
     await waitFor(
       async () => (await serviceOf('orders'))?.requests.window_requests === 0,
