@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // ALF performance: the pipeline core alone, end to end (test broker → ALF → HEC test receiver),
-// the naive baseline (consume one message, POST one event), latency at half the measured
-// throughput, and ALF's memory under a sustained flood against a slow HEC. See README.md.
+// kafkajs alone draining the same records (drain.mjs: the floor), the naive baseline (consume one
+// message, POST one event), latency at half the measured throughput, and ALF's memory under a
+// sustained flood against a slow HEC. See README.md.
 //
 //   npm run build -w @fleet/testkit -w @fleet/chassis -w @fleet/alf && node bench/alf/run.mjs [options]
 //
 // Options: --events N (150000) --size BYTES (1024) --partitions N (4) --core-seconds S (5)
 //          --naive-seconds S (8) --latency-seconds S (15) --flood-seconds S (30)
 //          --skip core,e2e,naive,latency,flood --latency-rate N (default: half the measured rate)
-//          --alf-node-args "--cpu-prof ..." (extra node options for the ALF process)
+//          "--alf-node-args=--cpu-prof ..." (extra node options for the ALF process)
 //
 // Processes: this one runs the HEC receiver (keepEvents: false); the broker and ALF run in
 // child processes, so each one's CPU time is its own (read from /proc). Other work on the machine
@@ -56,9 +57,10 @@ process.on('exit', () => {
 
 // ---- process helpers -----------------------------------------------------------------------
 
-function procCpu(pid) {
+/** CPU seconds of a process (every thread), or of its main thread (the event loop) alone. */
+function procCpu(pid, mainThreadOnly = false) {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(mainThreadOnly ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
   } catch {
@@ -105,6 +107,13 @@ async function until(check, timeoutMs, what) {
 const brokerProc = fork(here('./broker.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 process.on('exit', () => {
   if (brokerProc.exitCode === null) brokerProc.kill('SIGKILL');
+});
+// A broker that dies would leave every wait below hanging: stop the run (children go with it)
+let brokerClosing = false;
+brokerProc.on('exit', (code, signal) => {
+  if (brokerClosing) return;
+  console.error(`the broker process exited (${signal ?? code}): stopping the bench`);
+  process.exit(1);
 });
 const pending = new Map();
 let nextId = 0;
@@ -256,10 +265,12 @@ async function e2e() {
   const t10 = performance.now();
   const n10 = received;
   const alf10 = procCpu(child.pid);
+  const loop10 = procCpu(child.pid, true);
   await until(() => received >= count, 600_000, 'every event');
   const wall = (performance.now() - t0) / 1000;
   const steadyWall = (performance.now() - t10) / 1000;
   const steadyCpu = procCpu(child.pid) - alf10;
+  const steadyLoopCpu = procCpu(child.pid, true) - loop10;
   const alfCpu = procCpu(child.pid) - alf0;
   const selfCpuS = selfCpu() - self0;
   const broker1 = (await broker('cpu')).cpu;
@@ -268,6 +279,7 @@ async function e2e() {
   const n = received - n0;
   await stopProcess(child);
   const committed = await broker('committed', { group: 'alf-e2e', topic });
+  const floor = await drainFloor(topic, count);
   const row = {
     events: n,
     'wall-s': fmt(wall, 2),
@@ -276,10 +288,15 @@ async function e2e() {
     'ALF cpu-s': fmt(alfCpu, 2),
     'ALF events/cpu-s': fmt(n / alfCpu),
     'steady ALF events/cpu-s': fmt((received - n10) / steadyCpu),
+    // The event loop alone (gzip runs on pool threads): what bounds one ALF process
+    'steady ALF event-loop events/cpu-s': fmt((received - n10) / steadyLoopCpu),
     'ALF cores used': fmt(alfCpu / wall, 2),
     'receiver cpu-s': fmt(selfCpuS, 2),
     'broker cpu-s': fmt(brokerCpu, 2),
     'ALF max RSS MB': fmt(Math.max(...rss.filter(Number.isFinite)), 1),
+    'kafkajs drain events/cpu-s': fmt(floor.n / floor.cpu),
+    // Of ALF's CPU per event, the share kafkajs alone needs to fetch and decode the records
+    'kafkajs share of ALF cpu': fmt(floor.cpu / floor.n / (alfCpu / n), 2),
   };
   console.table([row]);
   console.log(
@@ -287,6 +304,28 @@ async function e2e() {
   );
   results.e2e = row;
   return n / wall;
+}
+
+/** kafkajs alone drains the same topic (drain.mjs): the CPU floor of any kafkajs-based forwarder. */
+async function drainFloor(topic, count) {
+  let consumed = 0;
+  const child = fork(here('./drain.mjs'), [], {
+    env: { PATH: process.env.PATH, KAFKA_BROKERS: brokers.join(','), TOPIC: topic, GROUP: 'drain-floor' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  children.add(child);
+  child.on('message', (m) => {
+    consumed = m.consumed;
+  });
+  // Measured like ALF: from the first record to the last
+  await until(() => consumed > 0, 60_000, 'the first drained record');
+  const n0 = consumed;
+  const cpu0 = procCpu(child.pid);
+  await until(() => consumed >= count, 600_000, 'the drain');
+  const cpu = procCpu(child.pid) - cpu0;
+  const n = consumed - n0;
+  await stopProcess(child);
+  return { n, cpu };
 }
 
 // ---- 3. naive baseline -----------------------------------------------------------------------
@@ -351,11 +390,16 @@ async function latency(rate) {
   received = 0;
   latencies = [];
   const cpu0 = procCpu(child.pid);
+  const self0 = selfCpu();
+  const broker0 = (await broker('cpu')).cpu;
   const t0 = performance.now();
   const { produced } = await broker('rate', { topic, partitions: PARTITIONS, perSec: rate, seconds });
   await until(() => received >= produced, 60_000, 'the latency run');
   const wall = (performance.now() - t0) / 1000;
   const cpu = procCpu(child.pid) - cpu0;
+  const broker1 = (await broker('cpu')).cpu;
+  const brokerCpu = (broker1.user + broker1.system - broker0.user - broker0.system) / 1e6;
+  const selfCpuS = selfCpu() - self0;
   await stopProcess(child);
   const sorted = Float64Array.from(latencies).sort();
   latencies = null;
@@ -368,6 +412,10 @@ async function latency(rate) {
     'p99 ms': fmt(q(0.99)),
     'max ms': fmt(sorted[sorted.length - 1]),
     'ALF cores used': fmt(cpu / wall, 2),
+    // A latency backlog with ALF idle points at the other processes (or the machine's load)
+    'broker cores used': fmt(brokerCpu / wall, 2),
+    'receiver cores used': fmt(selfCpuS / wall, 2),
+    'wall-s': fmt(wall, 1),
   };
   console.table([row]);
   results.latency = row;
@@ -447,12 +495,12 @@ try {
   if (results.core)
     rows.push({
       target: 'pipeline core >= 150k events/s/core',
-      measured: `${results.core[0]['events/cpu-s']} events/cpu-s (naive ${results.core[1]['events/cpu-s']})`,
+      measured: `${results.core[0]['events/cpu-s']} events/cpu-s with gzip inline, ${results.core[0]['× naive']}× the naive core (${results.core[1]['events/cpu-s']}); event loop with gzip on the pool ${results.core[2]['event-loop events/cpu-s']}`,
     });
   if (results.e2e)
     rows.push({
       target: 'end to end >= 50k events/s',
-      measured: `${results.e2e['steady events/s (wall)']} events/s wall (steady); ALF ${results.e2e['steady ALF events/cpu-s']} events/cpu-s`,
+      measured: `${results.e2e['steady events/s (wall)']} events/s wall (steady); ALF ${results.e2e['steady ALF events/cpu-s']} events/cpu-s, event loop ${results.e2e['steady ALF event-loop events/cpu-s']}; kafkajs alone ${results.e2e['kafkajs drain events/cpu-s']}`,
     });
   if (results.naive)
     rows.push({
@@ -475,5 +523,6 @@ try {
 } finally {
   for (const c of children) await stopProcess(c);
   await hec.close();
+  brokerClosing = true;
   await broker('close');
 }

@@ -508,12 +508,19 @@ export class KafkaConsumer extends EventEmitter implements ConsumerHandle {
       s.lane.push({ messages: chunk });
       chunk = [];
     };
+    // Per-message costs add up at tens of thousands of records/s: kafkajs's isStale() builds a
+    // JSON key, and resolveOffset() converts the offset through Long twice. Neither can change
+    // while this loop runs synchronously, except through user code (a handler started by a push),
+    // so isStale() is re-checked after each push, and only the last offset taken is resolved
+    // (kafkajs keeps just the latest one per partition anyway).
+    let stale = isStale();
+    let resolved: string | undefined;
     for (const m of batch.messages) {
-      if (!isRunning() || isStale() || s.revoked || this.#stopping.signal.aborted) break;
+      if (stale || !isRunning() || s.revoked || this.#stopping.signal.aborted) break;
       const offset = Number(m.offset);
       // Redelivered after a rebalance while still held by this member: already taken
       if (s.tracker.seen(offset)) {
-        resolveOffset(m.offset);
+        resolved = m.offset;
         continue;
       }
       if (s.tracker.inFlight >= maxInFlight) {
@@ -523,13 +530,19 @@ export class KafkaConsumer extends EventEmitter implements ConsumerHandle {
         break;
       }
       s.tracker.take(offset);
-      resolveOffset(m.offset);
-      if (!batchMode) s.lane.push({ messages: [m] });
-      else {
+      resolved = m.offset;
+      if (!batchMode) {
+        s.lane.push({ messages: [m] });
+        stale = isStale();
+      } else {
         chunk.push(m);
-        if (chunk.length >= maxBatchSize) flush();
+        if (chunk.length >= maxBatchSize) {
+          flush();
+          stale = isStale();
+        }
       }
     }
+    if (resolved !== undefined) resolveOffset(resolved);
     flush();
     this.#updateLag(s);
   }
