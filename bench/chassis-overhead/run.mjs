@@ -1,9 +1,12 @@
 // Chassis overhead benchmark: bare Fastify vs a chassis service with every concern on.
 // node bench/chassis-overhead/run.mjs [--rounds 8] [--duration 3] [--warmup 3] [--connections 64]
 //                                      [--variants bare,chassis] [--rate N] [--baseline other/dist/index.js]
+//                                      [--propagation async-context|request]
 // Each server runs in its own child process (same node flags as this one) and only one is under
 // load at a time; autocannon runs here, in the parent.
-// The last line is `ratio 0.NN`: median chassis req/s over median bare req/s.
+// The last line is `ratio 0.NN propagation=<mode>`: median chassis req/s over median bare req/s, the
+// chassis tracing with the given propagation mode (--propagation, default async-context). Variants
+// chassis-request / chassis-async pin the mode, to compare both in one run.
 import { fork } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -19,8 +22,12 @@ const { values } = parseArgs({
     baseline: { type: 'string' },
     variants: { type: 'string', default: 'bare,chassis' },
     rate: { type: 'string' },
+    propagation: { type: 'string', default: 'async-context' },
   },
 });
+const propagationMode = values.propagation;
+if (!['async-context', 'request'].includes(propagationMode))
+  throw new Error(`--propagation must be async-context or request, not ${propagationMode}`);
 const rounds = Number(values.rounds);
 const duration = Number(values.duration);
 const warmup = Number(values.warmup);
@@ -38,7 +45,8 @@ const serverEnv = {
 
 function startServer(variant) {
   return new Promise((resolve, reject) => {
-    const child = fork(serverPath, [variant, ...(values.baseline ? [values.baseline] : [])], {
+    const args = [variant, ...(values.baseline ? [values.baseline] : []), `--propagation=${propagationMode}`];
+    const child = fork(serverPath, args, {
       execArgv: process.execArgv,
       env: serverEnv,
       stdio: ['ignore', devNull, 'inherit', 'ipc'],
@@ -74,12 +82,16 @@ function load(port, seconds) {
   });
 }
 
+/** Servers in which something entered an AsyncLocalStorage. */
+const alsEntered = new Set();
+
 /** The server process's CPU time so far (user + system, microseconds). */
 function serverCpu(child) {
   return new Promise((resolve) => {
     const onMessage = (message) => {
       if (!message.cpu) return;
       child.off('message', onMessage);
+      if (message.als) alsEntered.add(child);
       resolve(message.cpu.user + message.cpu.system);
     };
     child.on('message', onMessage);
@@ -107,7 +119,8 @@ console.log(
     `(after ${warmup}s warmup), -c ${connections}, GET /hello/123`,
 );
 console.log(
-  `tracing: OTEL_TRACES_SAMPLER=${serverEnv.OTEL_TRACES_SAMPLER} ARG=${serverEnv.OTEL_TRACES_SAMPLER_ARG}`,
+  `tracing: OTEL_TRACES_SAMPLER=${serverEnv.OTEL_TRACES_SAMPLER} ARG=${serverEnv.OTEL_TRACES_SAMPLER_ARG} ` +
+    `TRACING_PROPAGATION=${propagationMode} (variant chassis)`,
 );
 const results = Object.fromEntries(variants.map((v) => [v, []]));
 const cpuPerReq = Object.fromEntries(variants.map((v) => [v, []]));
@@ -140,12 +153,31 @@ const bare = medians.bare;
 for (const v of variants) {
   const ratio = bare ? ` (${(medians[v] / bare).toFixed(2)} of bare)` : '';
   const cpu = `${median(cpuPerReq[v]).toFixed(1)} (min ${Math.min(...cpuPerReq[v]).toFixed(1)})`;
-  console.log(`median ${v}: ${Math.round(medians[v])} req/s${ratio}, server cpu ${cpu} us/req`);
+  const als = alsEntered.has(servers[v]?.child) ? 'entered' : 'never entered';
+  console.log(
+    `median ${v}: ${Math.round(medians[v])} req/s${ratio}, server cpu ${cpu} us/req, AsyncLocalStorage ${als}`,
+  );
 }
-if (results.bare && results.chassis) {
+for (const v of variants) {
+  if (v === 'bare' || !results.bare) continue;
   // same-round pairs: less sensitive to slow drifts of the machine's load than the medians
-  const paired = results.chassis.map((rps, i) => rps / results.bare[i]);
-  console.log(`paired chassis/bare ratios: ${paired.map((r) => r.toFixed(2)).join(' ')}`);
+  const paired = results[v].map((rps, i) => rps / results.bare[i]);
+  const sorted = [...paired].sort((x, y) => x - y);
+  console.log(
+    `paired ${v}/bare ratios: ${paired.map((r) => r.toFixed(2)).join(' ')} ` +
+      `(median ${median(paired).toFixed(2)}, range ${sorted[0].toFixed(2)}-${sorted.at(-1).toFixed(2)})`,
+  );
+}
+// CPU per request is much steadier than req/s on a shared machine: bare's CPU per request over a
+// variant's is the share of bare's throughput the variant would keep on a core of its own.
+if (cpuPerReq.bare) {
+  const bareCpu = median(cpuPerReq.bare);
+  const line = variants
+    .filter((v) => v !== 'bare')
+    .map((v) => `${v} ${(bareCpu / median(cpuPerReq[v])).toFixed(2)}`);
+  console.log(`cpu ratios (bare cpu/req over the variant's, medians): ${line.join(' | ')}`);
 }
 const chassis = medians.chassis;
-console.log(bare && chassis ? `ratio ${(chassis / bare).toFixed(2)}` : 'ratio n/a');
+console.log(
+  bare && chassis ? `ratio ${(chassis / bare).toFixed(2)} propagation=${propagationMode}` : 'ratio n/a',
+);

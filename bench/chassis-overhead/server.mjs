@@ -4,10 +4,19 @@ import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import Fastify from 'fastify';
 
 const variant = process.argv[2] ?? 'bare';
+// run.mjs --propagation: the tracing propagation mode of the `chassis` variant
+const propagationArg = process.argv
+  .find((a) => a.startsWith('--propagation='))
+  ?.slice('--propagation='.length);
 
-/** Chassis variants: which concerns are on (all chassis variants log, serve metrics, trace unless noted). */
+/**
+ * Chassis variants: which concerns are on (all chassis variants log, serve metrics, trace unless
+ * noted). `chassis` traces in the mode given by run.mjs --propagation (default async-context); `chassis-request` and `chassis-async` pin the mode, to compare both in one run.
+ */
 const CHASSIS = {
   chassis: {},
+  'chassis-request': { TRACING_PROPAGATION: 'request' },
+  'chassis-async': { TRACING_PROPAGATION: 'async-context' },
   'chassis-nolog': { LOG_REQUESTS: 'false' },
   'chassis-notrace': { TRACING_ENABLED: 'false' },
   'chassis-nometrics': { METRICS_ENABLED: 'false' },
@@ -45,7 +54,8 @@ async function start() {
   const overrides = CHASSIS[variant];
   if (!overrides) throw new Error(`unknown variant ${variant}`);
   // chassis-baseline: the same service built with another chassis build (run.mjs --baseline <index.js>)
-  const module = variant === 'chassis-baseline' ? process.argv[3] : '@fleet/chassis';
+  const baseline = process.argv[3]?.startsWith('--') ? undefined : process.argv[3];
+  const module = variant === 'chassis-baseline' ? baseline : '@fleet/chassis';
   if (!module) throw new Error('chassis-baseline needs --baseline /path/to/chassis/dist/index.js');
   const { createService } = await import(module);
   const env = {
@@ -55,6 +65,7 @@ async function start() {
     LOG_REQUESTS: 'true',
     METRICS_ENABLED: 'true',
     TRACING_ENABLED: 'true',
+    TRACING_PROPAGATION: propagationArg ?? 'async-context',
     ...overrides,
   };
   const service = await createService({
@@ -86,6 +97,20 @@ async function start() {
   return { app: service.app, port: Number(new URL(url).port), close: () => service.stop(), features };
 }
 
+// Whether anything in this server entered an AsyncLocalStorage (what turns Node 20's promise
+// hooks on), reported with every CPU reading. The first call restores the originals, so the hot
+// path does not pay for the check.
+const { AsyncLocalStorage } = await import('node:async_hooks');
+let alsEntered = false;
+const alsMethods = ['run', 'enterWith'];
+const alsOriginals = Object.fromEntries(alsMethods.map((name) => [name, AsyncLocalStorage.prototype[name]]));
+for (const name of alsMethods) {
+  AsyncLocalStorage.prototype[name] = function (...args) {
+    alsEntered = true;
+    Object.assign(AsyncLocalStorage.prototype, alsOriginals);
+    return alsOriginals[name].apply(this, args);
+  };
+}
 const server = await start();
 /**
  * `count` sequential in-process requests (no sockets); returns CPU nanoseconds per request. CPU
@@ -121,7 +146,7 @@ async function profile(command) {
 }
 
 process.on('message', async (message) => {
-  if (message === 'cpu') process.send({ cpu: process.cpuUsage() });
+  if (message === 'cpu') process.send({ cpu: process.cpuUsage(), als: alsEntered });
   if (typeof message === 'object' && message.profile)
     process.send({ profiled: await profile(message.profile) });
   if (typeof message === 'object' && message.inject)

@@ -119,5 +119,6 @@ export {
 export { handleShutdownSignals, type ShutdownHook, ShutdownHooks } from './shutdown/lifecycle.js';
 export { traceLogMixin } from './tracing/log-context.js';
 export { type TracingPluginOptions, tracingRoutesPlugin } from './tracing/plugin.js';
+export { TRACING_PROPAGATIONS, type TracingPropagation } from './tracing/propagation.js';
 export { startTracing, stopTracing, type TracingOptions } from './tracing/sdk.js';
 export { CHASSIS_VERSION } from './version.js';

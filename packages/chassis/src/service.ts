@@ -34,7 +34,7 @@ import { type IdempotencyOptions, idempotencyPlugin } from './resilience/idempot
 import { sleep } from './resilience/retry.js';
 import { handleShutdownSignals, type ShutdownHook, ShutdownHooks } from './shutdown/lifecycle.js';
 import { traceLogMixin } from './tracing/log-context.js';
-import { tracingRoutesPlugin } from './tracing/plugin.js';
+import { traceContextPlugin, tracingRoutesPlugin } from './tracing/plugin.js';
 import { startTracing, stopTracing, type TracingOptions } from './tracing/sdk.js';
 import { CHASSIS_VERSION } from './version.js';
 
@@ -148,7 +148,19 @@ export async function createService<C extends object = object>(
   });
   hooks.add('flags', () => flags.close());
   // Started after the last step that can fail, so a failed createService leaves no SDK running
-  if (tracingEnabled) startTracing({ service: options.name, version: options.version, ...options.tracing });
+  const tracePropagation = tracingEnabled
+    ? startTracing({
+        service: options.name,
+        version: options.version,
+        propagation: config.telemetry.tracing.propagation,
+        ...options.tracing,
+      })
+    : config.telemetry.tracing.propagation;
+  if (tracePropagation !== config.telemetry.tracing.propagation)
+    log.warn(
+      { configured: config.telemetry.tracing.propagation, in_effect: tracePropagation },
+      'telemetry.tracing.propagation: the tracing SDK of this process already runs in another mode',
+    );
   const startedAt = Date.now();
 
   const fastifyOptions = {
@@ -168,7 +180,8 @@ export async function createService<C extends object = object>(
 
   // Concerns in order: errors, tracing (outermost hooks), auth, metrics, access log, health/admin.
   app.register(errorsPlugin);
-  if (tracingEnabled) app.register(tracingRoutesPlugin);
+  // when off, request.traceContext()/traceHeaders() still exist (ROOT_CONTEXT / {})
+  app.register(tracingEnabled ? tracingRoutesPlugin : traceContextPlugin, { propagation: tracePropagation });
   app.register(authPlugin, { verifier });
   app.register(idempotencyPlugin, options.idempotency ?? {});
   const metricsPath = config.telemetry.metrics.enabled ? config.telemetry.metrics.path : false;
@@ -236,7 +249,8 @@ export async function createService<C extends object = object>(
         await hooks.runAll(log);
         await kafka.close();
         if (separateAdmin) await adminApp.close();
-        if (tracingEnabled) await stopTracing();
+        const traceError = tracingEnabled ? await stopTracing() : undefined;
+        if (traceError) log.warn({ err: traceError }, 'tracing: the last spans could not be exported');
         log.info('service stopped');
         await flushLogger(log);
       })();

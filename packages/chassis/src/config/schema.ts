@@ -1,6 +1,7 @@
 import type convict from 'convict';
 import { type FlagsConfig, flagsSchema } from '../flags/schema.js';
 import { type KafkaConfig, kafkaSchema } from '../kafka/config.js';
+import { TRACING_PROPAGATIONS, type TracingPropagation } from '../tracing/propagation.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -23,7 +24,7 @@ export interface ChassisConfig {
   admin: { port: number; scope: string };
   telemetry: {
     metrics: { enabled: boolean; path: string };
-    tracing: { enabled: boolean };
+    tracing: { enabled: boolean; propagation: TracingPropagation };
   };
   health: { checkTimeoutMs: number };
   shutdown: { timeoutMs: number; drainDelayMs: number };
@@ -125,6 +126,15 @@ export const chassisSchema: convict.Schema<ChassisConfig> = {
         format: Boolean,
         default: false,
         env: 'TRACING_ENABLED',
+      },
+      propagation: {
+        doc:
+          "How a request's trace context reaches its code: 'async-context' (AsyncLocalStorage: automatic " +
+          "across await, fetch CLIENT spans) or 'request' (no AsyncLocalStorage, cheaper on Node 20: " +
+          'outgoing calls take request.traceHeaders() / request.traceContext())',
+        format: [...TRACING_PROPAGATIONS],
+        default: 'async-context',
+        env: 'TRACING_PROPAGATION',
       },
     },
   },

@@ -1,4 +1,4 @@
-import type { Context } from '@opentelemetry/api';
+import { type Context, context } from '@opentelemetry/api';
 import { CompressionTypes, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { backoffDelay, sleep } from '../resilience/retry.js';
@@ -92,10 +92,13 @@ export class KafkaProducer implements ProducerHandle {
   }
 
   async #send(topic: string, count: number, build: (ctx: Context) => Message[]): Promise<ProducedOffset[]> {
+    // the caller's context, taken before any await (with tracing's `request` propagation mode it
+    // is only active synchronously, inside `context.with(request.traceContext(), ...)`)
+    const parent = context.active();
     if (this.#closing.signal.aborted) throw new KafkaUnavailableError('the Kafka producer is closed');
     if (count === 0) return [];
     if (!this.#connected) await this.#waitConnected();
-    const { span, ctx } = startProducerSpan(topic, count);
+    const { span, ctx } = startProducerSpan(topic, count, parent);
     const sending = this.#producer.send({
       topic,
       messages: build(ctx),

@@ -27,18 +27,29 @@ const getter: TextMapGetter<IHeaders> = {
   get: (carrier, key) => headerString(carrier[key]),
 };
 
-/** A PRODUCER span for one send; its context goes into every message's headers (`traceparent`). */
-export function startProducerSpan(topic: string, count: number): { span: Span; ctx: Context } {
-  const span = trace.getTracer(TRACER).startSpan(`send ${topic}`, {
-    kind: SpanKind.PRODUCER,
-    attributes: {
-      'messaging.system': 'kafka',
-      'messaging.operation.type': 'send',
-      'messaging.destination.name': topic,
-      'messaging.batch.message_count': count,
+/**
+ * A PRODUCER span for one send, child of `parent`; its context goes into every message's headers
+ * (`traceparent`).
+ */
+export function startProducerSpan(
+  topic: string,
+  count: number,
+  parent: Context = context.active(),
+): { span: Span; ctx: Context } {
+  const span = trace.getTracer(TRACER).startSpan(
+    `send ${topic}`,
+    {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'messaging.system': 'kafka',
+        'messaging.operation.type': 'send',
+        'messaging.destination.name': topic,
+        'messaging.batch.message_count': count,
+      },
     },
-  });
-  return { span, ctx: trace.setSpan(context.active(), span) };
+    parent,
+  );
+  return { span, ctx: trace.setSpan(parent, span) };
 }
 
 export function injectHeaders(ctx: Context, headers: Record<string, string | Buffer>): void {

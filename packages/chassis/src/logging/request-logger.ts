@@ -5,7 +5,7 @@ import pino, {
   type LevelWithSilentOrString,
   type Logger,
 } from 'pino';
-import { traceLogMixin } from '../tracing/log-context.js';
+import { tagRequestLogger, traceLogMixin } from '../tracing/log-context.js';
 
 const {
   chindingsSym,
@@ -95,17 +95,23 @@ export class RequestLogger implements FastifyBaseLogger {
   readonly #parent: Logger;
   readonly #bindings: Bindings;
   readonly #options: ChildLoggerOptions;
+  readonly #raw: object | undefined;
   #child: Logger | undefined;
 
-  constructor(parent: Logger, bindings: Bindings, options: ChildLoggerOptions) {
+  constructor(parent: Logger, bindings: Bindings, options: ChildLoggerOptions, raw?: object) {
     this.#parent = parent;
     this.#bindings = bindings;
     this.#options = options;
+    this.#raw = raw;
   }
 
   /** The underlying pino child logger (created now if needed). */
   get pino(): Logger {
-    this.#child ??= this.#parent.child(this.#bindings, this.#options);
+    if (this.#child === undefined) {
+      this.#child = this.#parent.child(this.#bindings, this.#options);
+      // the trace mixin finds the request's span through it when no context is active
+      if (this.#raw !== undefined) tagRequestLogger(this.#child, this.#raw);
+    }
     return this.#child;
   }
 
@@ -193,6 +199,7 @@ export function requestLoggerFactory(
   logger: FastifyBaseLogger,
   bindings: Bindings,
   options: ChildLoggerOptions,
+  raw?: object,
 ): FastifyBaseLogger {
-  return new RequestLogger(logger as unknown as Logger, bindings, options);
+  return new RequestLogger(logger as unknown as Logger, bindings, options, raw);
 }
