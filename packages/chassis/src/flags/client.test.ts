@@ -65,6 +65,31 @@ describe('FlagsClient', () => {
     expect(warnings[0]).toMatchObject({ level: 'warn', flag: 'no.such.flag' });
   });
 
+  it('answers from the current state when the same flag is evaluated in a row (changed, removed, re-created)', async () => {
+    // isAvailable remembers the last flag it looked up: it must never answer from a stale record.
+    const { store, flags, logs, metrics } = await setup();
+    store.sink.upsert({ name: 'row.flag', value: 10_000, version: 1 });
+    store.sink.upsert({ name: 'other.flag', value: 0, version: 1 });
+    expect(flags.isAvailable('row.flag', 'k')).toBe(true);
+    expect(flags.isAvailable('other.flag', 'k')).toBe(false);
+    expect(flags.isAvailable('row.flag', 'k')).toBe(true);
+    store.sink.upsert({ name: 'row.flag', value: 0, version: 2 });
+    expect(flags.isAvailable('row.flag', 'k')).toBe(false);
+    store.sink.upsert({ name: 'row.flag', value: 10_000, version: 3 });
+    expect(flags.isAvailable('row.flag', 'k')).toBe(true);
+    // Removed from the store and not defined in code: unknown (off, warned), not the last value.
+    store.sink.remove('row.flag');
+    expect(flags.get('row.flag')).toBeUndefined();
+    expect(flags.isAvailable('row.flag', 'k')).toBe(false);
+    expect(logs.find(/^unknown flag evaluated/)).toHaveLength(1);
+    // Defined again: a new record, whose default now decides.
+    flags.define('row.flag', { default: true });
+    expect(flags.isAvailable('row.flag', 'k')).toBe(true);
+    expect(flags.isAvailable(`${'row'}.${'flag'}`, 'k')).toBe(true); // an equal string built at run time
+    const text = await metrics.expose();
+    expect(metricValue(text, 'flag_evaluations_total', { flag: 'row.flag', result: 'true' })).toBe(2);
+  });
+
   it('prefers store values over defaults and overrides over both', async () => {
     const { store, flags } = await setup({ 'forced.flag': 10_000 });
     flags.define('forced.flag', { default: false });

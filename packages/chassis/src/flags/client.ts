@@ -176,6 +176,9 @@ export class FlagsClient implements Flags {
   readonly store: FlagStore;
   readonly #log: Logger;
   readonly #flags = new Map<string, FlagState>();
+  /** The last flag isAvailable found: callers evaluate one flag in a row far more often than not. */
+  #lastName: string | undefined = undefined;
+  #lastState: FlagState | undefined = undefined;
   readonly #warnedUnknown = new Set<string>();
   #listeners: FlagChangeListener[] = [];
   #up = false;
@@ -254,8 +257,13 @@ export class FlagsClient implements Flags {
   }
 
   isAvailable(name: string, key?: FlagKey): boolean {
-    const state = this.#flags.get(name);
-    if (state === undefined) return this.#unknown(name);
+    let state = this.#lastState;
+    if (name !== this.#lastName || state === undefined) {
+      state = this.#flags.get(name);
+      if (state === undefined) return this.#unknown(name);
+      this.#lastName = name;
+      this.#lastState = state;
+    }
     if (state.warnPending) this.#warnDefault(state);
     return evaluate(state, key);
   }
@@ -431,7 +439,10 @@ export class FlagsClient implements Flags {
     } else {
       state.value = state.defaultValue;
       state.source = 'default';
-      if (!state.defined) this.#flags.delete(state.name);
+      if (!state.defined) {
+        this.#flags.delete(state.name);
+        if (this.#lastState === state) this.#lastState = undefined;
+      }
     }
     state.warnPending = state.source === 'default' && state.defined && !state.warned;
     if (previous !== state.value || previousSource !== state.source) {

@@ -70,6 +70,32 @@ describe('murmur3 (x86, 32-bit, UTF-8)', () => {
       }
     }
   });
+
+  it('buckets prefix + key as the byte reference does, whatever the alignment and wherever a non-ASCII char is', () => {
+    // The ASCII fast path reads the chars completing the prefix's pending block, whole blocks and a
+    // 0-3 char tail separately: cover every prefix length mod 4, every key length up to 3 blocks,
+    // and a non-ASCII char (2-, 3-byte, surrogate pair, lone surrogate) in each position.
+    const odd = ['é', 'Ā', '\u0100', '日', '😀', '\uD800', '\u0080', '\u7f7f'];
+    let count = 0;
+    for (const prefix of ['a:', 'ab:', 'abc:', 'abcd:', 'search.new_ranker:']) {
+      const state = new HashPrefix(prefix);
+      for (let length = 0; length <= 14; length++) {
+        const ascii = Array.from({ length }, (_, i) =>
+          String.fromCharCode(33 + ((i * 37 + length) % 94)),
+        ).join('');
+        const keys = [ascii];
+        for (let at = 0; at < length; at++)
+          keys.push(ascii.slice(0, at) + odd[(at + length) % odd.length] + ascii.slice(at + 1));
+        for (const key of keys) {
+          expect(state.bucket(key), JSON.stringify([prefix, key])).toBe(
+            murmur3Bytes(Buffer.from(prefix + key, 'utf8')) % 10_000,
+          );
+          count++;
+        }
+      }
+    }
+    expect(count).toBe(5 * (15 + (14 * 15) / 2));
+  });
 });
 
 describe('rollout buckets', () => {
