@@ -1,5 +1,5 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
-import { calculateJwkThumbprint, type JSONWebKeySet, type JWK } from 'jose';
+import type { JSONWebKeySet, JWK } from 'jose';
 
 const PEM_BLOCK = /-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g;
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
@@ -55,6 +55,8 @@ export async function parsePublicKeys(input: string): Promise<JSONWebKeySet> {
   }
   const blocks = text.match(PEM_BLOCK);
   if (!blocks) throw new Error('neither a JWKS JSON document nor PEM public key blocks');
+  // jose loads on first use (services without auth never need it): see createTokenVerifier
+  const { calculateJwkThumbprint } = await import('jose');
   const keys: JWK[] = [];
   for (const [index, pem] of blocks.entries()) {
     let jwk: JWK;

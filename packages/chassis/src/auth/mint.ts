@@ -1,5 +1,5 @@
 import { createPrivateKey, type KeyObject as NodeKeyObject } from 'node:crypto';
-import { type CryptoKey, importJWK, importPKCS8, type JWK, type KeyObject, SignJWT } from 'jose';
+import type { CryptoKey, JWK, KeyObject } from 'jose';
 
 export interface MintOptions {
   /** Signing key: a private JWK, a PKCS#8 PEM string, or a key object. */
@@ -83,6 +83,7 @@ async function signingKey(
   privateKey: MintOptions['privateKey'],
   alg: string,
 ): Promise<CryptoKey | KeyObject | Uint8Array> {
+  const { importJWK, importPKCS8 } = await import('jose');
   if (typeof privateKey === 'string') return importPKCS8(privateKey, alg);
   if ('kty' in privateKey) return importJWK(privateKey as JWK, alg);
   return privateKey as CryptoKey | KeyObject;
@@ -95,6 +96,8 @@ function relative(value: number | string): number | string {
 
 /** Sign a short-lived JWT for service-to-service calls (and tests) that chassis auth accepts. */
 export async function mintToken(options: MintOptions): Promise<string> {
+  // jose loads on first use: a service that never mints (or verifies) tokens does not pay for it
+  const { SignJWT } = await import('jose');
   const { privateKey } = options;
   const alg = options.alg ?? inferAlgorithm(privateKey) ?? 'ES256';
   const jwk = typeof privateKey === 'object' && 'kty' in privateKey ? (privateKey as JWK) : undefined;

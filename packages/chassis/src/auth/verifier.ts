@@ -1,11 +1,4 @@
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  errors,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-  jwtVerify,
-} from 'jose';
+import type { errors as JoseErrors, JWTPayload, JWTVerifyGetKey } from 'jose';
 import { parsePublicKeys } from './keys.js';
 
 export interface VerifierOptions {
@@ -72,7 +65,7 @@ function toSet(value: unknown): ReadonlySet<string> {
   return new Set();
 }
 
-function describe(err: unknown): string {
+function describe(err: unknown, errors: typeof JoseErrors): string {
   if (err instanceof errors.JWTExpired) return 'token expired';
   if (err instanceof errors.JWTClaimValidationFailed) return `claim check failed: ${err.claim} ${err.reason}`;
   if (err instanceof errors.JWKSNoMatchingKey) return 'no key matches the token (unknown kid?)';
@@ -108,6 +101,12 @@ function checkJwksUrl(value: string): URL {
   return url;
 }
 
+/** Without keys every token is refused: protected routes answer 401. */
+const UNCONFIGURED: TokenVerifier = {
+  configured: false,
+  verify: () => Promise.reject(new InvalidTokenError('authentication is not configured on this service')),
+};
+
 /**
  * Verifies bearer JWTs against configured public keys and/or a JWKS URL. The remote set is
  * cached by jose and re-fetched when a token names an unknown kid (rate-limited by a cooldown).
@@ -115,6 +114,9 @@ function checkJwksUrl(value: string): URL {
  */
 export async function createTokenVerifier(options: VerifierOptions): Promise<TokenVerifier> {
   const algorithms = checkAlgorithms(options.algorithms ?? DEFAULT_ALGORITHMS);
+  if (!options.publicKeys && !options.jwksUrl) return UNCONFIGURED;
+  // jose (about 180 modules) loads only when there are keys to check tokens against
+  const { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify } = await import('jose');
   const local = options.publicKeys ? createLocalJWKSet(await parsePublicKeys(options.publicKeys)) : undefined;
   const remote = options.jwksUrl
     ? createRemoteJWKSet(checkJwksUrl(options.jwksUrl), {
@@ -158,7 +160,7 @@ export async function createTokenVerifier(options: VerifierOptions): Promise<Tok
           claims: payload,
         };
       } catch (err) {
-        throw new InvalidTokenError(describe(err));
+        throw new InvalidTokenError(describe(err, errors));
       }
     },
   };

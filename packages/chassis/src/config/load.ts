@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import convict from 'convict';
-import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.js';
+import { parseYaml } from './yaml.js';
 
 convict.addParser([
   { extension: ['yml', 'yaml'], parse: parseYaml },

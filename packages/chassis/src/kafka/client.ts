@@ -4,17 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import {
-  type IHeaders,
-  Kafka,
-  type KafkaConfig as KafkaJsConfig,
-  type LogEntry,
-  logLevel,
-  type SASLOptions,
-} from 'kafkajs';
+import type { IHeaders, Kafka, KafkaConfig as KafkaJsConfig, LogEntry, SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/errors.js';
 import { type KafkaConfig, POSITIVE_KEYS } from './config.js';
+import { kafkajs } from './kafkajs.js';
 
 /** Check the parts of the Kafka config convict cannot; every problem in one ConfigError. */
 export function validateKafkaConfig(config: KafkaConfig): void {
@@ -85,6 +79,7 @@ export function createKafkaClient(config: KafkaConfig, clientId: string, log: Lo
       ...(tls.keyFile ? { key: readFileSync(tls.keyFile, 'utf8') } : {}),
     };
   }
+  const { Kafka, logLevel } = kafkajs();
   return new Kafka({
     clientId,
     brokers: brokerList(config),

@@ -1,9 +1,10 @@
 import { type Context, context } from '@opentelemetry/api';
-import { CompressionTypes, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
+import type { CompressionTypes, Kafka, Message, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { backoffDelay, sleep } from '../resilience/retry.js';
 import { clientRetry } from './client.js';
 import type { KafkaConfig } from './config.js';
+import { kafkajs } from './kafkajs.js';
 import type { KafkaMetrics } from './metrics.js';
 import { endSpan, errorMessage, injectHeaders, startProducerSpan } from './tracing.js';
 import {
@@ -29,6 +30,7 @@ export interface ProducerDeps {
 export class KafkaProducer implements ProducerHandle {
   readonly #deps: ProducerDeps;
   readonly #producer: Producer;
+  readonly #compression: CompressionTypes;
   readonly #closing = new AbortController();
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #connectedOnce: Promise<void>;
@@ -37,6 +39,9 @@ export class KafkaProducer implements ProducerHandle {
 
   constructor(deps: ProducerDeps) {
     this.#deps = deps;
+    const { CompressionTypes, Partitioners } = kafkajs();
+    this.#compression =
+      deps.config.producer.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
     this.#producer = deps.kafka.producer({
       idempotent: true,
       // kafkajs keeps sequence numbers right only with one request in flight per broker
@@ -103,8 +108,7 @@ export class KafkaProducer implements ProducerHandle {
       topic,
       messages: build(ctx),
       acks: -1,
-      compression:
-        this.#deps.config.producer.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+      compression: this.#compression,
     });
     this.#inflight.add(sending);
     try {

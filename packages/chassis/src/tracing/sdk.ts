@@ -1,9 +1,8 @@
+import { createRequire } from 'node:module';
 import { context, propagation, trace } from '@opentelemetry/api';
-import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { NodeSDK } from '@opentelemetry/sdk-node';
+import type { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import type { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { SyncContextManager } from './context-manager.js';
 import { PooledIdGenerator } from './ids.js';
 import type { TracingPropagation } from './propagation.js';
@@ -15,6 +14,25 @@ export interface TracingOptions {
   spanProcessors?: SpanProcessor[];
   /** Default 'async-context'. Process-wide: the first startTracing of the process decides. */
   propagation?: TracingPropagation;
+}
+
+/**
+ * The SDK, its exporters and instrumentations cost 0.15–0.25 s of CPU to load: required only when a
+ * service turns tracing on. These packages are CommonJS in Node (as `@opentelemetry/api` is), so
+ * require returns the instances an `import` of them elsewhere gets, and startTracing stays synchronous.
+ */
+function loadSdk() {
+  const require = createRequire(import.meta.url);
+  return {
+    NodeSDK: (require('@opentelemetry/sdk-node') as typeof import('@opentelemetry/sdk-node')).NodeSDK,
+    UndiciInstrumentation: (
+      require('@opentelemetry/instrumentation-undici') as typeof import('@opentelemetry/instrumentation-undici')
+    ).UndiciInstrumentation,
+    resourceFromAttributes: (require('@opentelemetry/resources') as typeof import('@opentelemetry/resources'))
+      .resourceFromAttributes,
+    semconv:
+      require('@opentelemetry/semantic-conventions') as typeof import('@opentelemetry/semantic-conventions'),
+  };
 }
 
 let sdk: NodeSDK | undefined;
@@ -35,13 +53,14 @@ export function startTracing(options: TracingOptions): TracingPropagation {
   if (sdk) return mode;
   mode = options.propagation ?? 'async-context';
   const asyncContext = mode === 'async-context';
+  const { NodeSDK, UndiciInstrumentation, resourceFromAttributes, semconv } = loadSdk();
   // undici's request:create event fires synchronously inside fetch() only sometimes: without
   // async context the instrumentation would start unrelated traces, so it is left out
   undici = asyncContext ? new UndiciInstrumentation({ requestHook: dropPropagationHeaders }) : undefined;
   sdk = new NodeSDK({
     resource: resourceFromAttributes({
-      [ATTR_SERVICE_NAME]: process.env.OTEL_SERVICE_NAME ?? options.service,
-      [ATTR_SERVICE_VERSION]: options.version,
+      [semconv.ATTR_SERVICE_NAME]: process.env.OTEL_SERVICE_NAME ?? options.service,
+      [semconv.ATTR_SERVICE_VERSION]: options.version,
     }),
     instrumentations: undici ? [undici] : [],
     // undefined: the SDK's AsyncLocalStorageContextManager
