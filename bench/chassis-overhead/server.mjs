@@ -21,6 +21,10 @@ const CHASSIS = {
   'chassis-notrace': { TRACING_ENABLED: 'false' },
   'chassis-nometrics': { METRICS_ENABLED: 'false' },
   'chassis-min': { LOG_REQUESTS: 'false', TRACING_ENABLED: 'false', METRICS_ENABLED: 'false' },
+  // tracing off, one AsyncLocalStorage.run() per request (as bare-als): what async context costs the chassis
+  'chassis-notrace-als': { TRACING_ENABLED: 'false' },
+  // tracing off, OpenTelemetry's AsyncLocalStorage context manager and one context.with() per request (as bare-otel)
+  'chassis-notrace-otel': { TRACING_ENABLED: 'false' },
   // everything on, and the handler evaluates one feature flag per request
   'chassis-flag': {},
   // everything on, another chassis build (--baseline)
@@ -43,10 +47,26 @@ async function bareWithContext(app) {
   app.addHook('onRequest', (request, _reply, next) => als.run(request.id, next));
 }
 
+/**
+ * Diagnostic: bare Fastify plus OpenTelemetry's AsyncLocalStorage context manager, one
+ * `context.with(ctx, next)` per request and no span: what the chassis's async-context mode costs
+ * before any tracing work.
+ */
+async function bareWithOtelContext(app) {
+  const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+  const { context, createContextKey, ROOT_CONTEXT } = await import('@opentelemetry/api');
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const key = createContextKey('bench.request');
+  app.addHook('onRequest', (request, _reply, next) =>
+    context.with(ROOT_CONTEXT.setValue(key, request.id), next),
+  );
+}
+
 async function start() {
-  if (variant === 'bare' || variant === 'bare-als') {
+  if (variant === 'bare' || variant === 'bare-als' || variant === 'bare-otel') {
     const app = Fastify({ logger: false });
     if (variant === 'bare-als') await bareWithContext(app);
+    if (variant === 'bare-otel') await bareWithOtelContext(app);
     app.get('/hello/:id', async (request) => hello(request));
     await app.listen({ port: 0, host: '127.0.0.1' });
     return { app, port: app.server.address().port, close: () => app.close(), features: [] };
@@ -73,7 +93,9 @@ async function start() {
     version: '1.0.0',
     configSources: { env, argv: [], files: [] },
     tracing: { spanProcessors: [new BatchSpanProcessor(dropExporter)] },
-    routes(app, svc) {
+    async routes(app, svc) {
+      if (variant === 'chassis-notrace-als') await bareWithContext(app);
+      if (variant === 'chassis-notrace-otel') await bareWithOtelContext(app);
       if (variant === 'chassis-flag') {
         svc.flags.define('bench.hello', { default: 5000, description: 'bench flag' });
         app.get('/hello/:id', async (request) => ({
