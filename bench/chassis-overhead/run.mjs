@@ -1,14 +1,17 @@
 // Chassis overhead benchmark: bare Fastify vs a chassis service with every concern on.
 // node bench/chassis-overhead/run.mjs [--rounds 8] [--duration 3] [--warmup 3] [--connections 64]
 //                                      [--variants bare,chassis] [--rate N] [--baseline other/dist/index.js]
-//                                      [--propagation async-context|request]
+//                                      [--propagation async-context|request] [--pin]
+// A variant may carry a `#tag` (`chassis-request#2`): a second server of the same variant, to see
+// how much two processes of identical code differ.
 // Each server runs in its own child process (same node flags as this one) and only one is under
 // load at a time; autocannon runs here, in the parent.
 // The last line is `ratio 0.NN propagation=<mode>`: median chassis req/s over median bare req/s, the
 // chassis tracing with the given propagation mode (--propagation, default async-context). Variants
 // chassis-request / chassis-async pin the mode, to compare both in one run.
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { openSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -23,6 +26,7 @@ const { values } = parseArgs({
     variants: { type: 'string', default: 'bare,chassis' },
     rate: { type: 'string' },
     propagation: { type: 'string', default: 'async-context' },
+    pin: { type: 'boolean', default: false },
   },
 });
 const propagationMode = values.propagation;
@@ -35,6 +39,8 @@ const connections = Number(values.connections);
 const variants = values.variants.split(',');
 const serverPath = fileURLToPath(new URL('./server.mjs', import.meta.url));
 const devNull = openSync('/dev/null', 'w');
+const cpus = availableParallelism();
+if (values.pin) execFileSync('taskset', ['-a', '-p', '-c', `0-${cpus - 2}`, String(process.pid)]);
 
 // The chassis's tracer samples 10% of new traces (parent-based); the SDK reads these at start.
 const serverEnv = {
@@ -45,13 +51,22 @@ const serverEnv = {
 
 function startServer(variant) {
   return new Promise((resolve, reject) => {
-    const args = [variant, ...(values.baseline ? [values.baseline] : []), `--propagation=${propagationMode}`];
+    const args = [
+      variant.split('#')[0],
+      ...(values.baseline ? [values.baseline] : []),
+      `--propagation=${propagationMode}`,
+    ];
     const child = fork(serverPath, args, {
       execArgv: process.execArgv,
       env: serverEnv,
       stdio: ['ignore', devNull, 'inherit', 'ipc'],
     });
-    child.once('message', (info) => resolve({ child, ...info }));
+    child.once('message', (info) => {
+      // --pin: every server on the last CPU, autocannon (this process) on the others, so the
+      // load generator and the server do not preempt each other (Linux taskset)
+      if (values.pin) execFileSync('taskset', ['-a', '-p', '-c', String(cpus - 1), String(child.pid)]);
+      resolve({ child, ...info });
+    });
     child.once('exit', (code) => reject(new Error(`${variant} server exited with ${code}`)));
   });
 }
@@ -92,7 +107,7 @@ function serverCpu(child) {
       if (!message.cpu) return;
       child.off('message', onMessage);
       if (message.als) alsEntered.add(child);
-      resolve(message.cpu.user + message.cpu.system);
+      resolve(message.cpu);
     };
     child.on('message', onMessage);
     child.send('cpu');
@@ -102,10 +117,18 @@ function serverCpu(child) {
 async function measure(server) {
   const cpuBefore = await serverCpu(server.child);
   const result = await load(server.port, duration);
-  const cpu = (await serverCpu(server.child)) - cpuBefore;
+  const cpuAfter = await serverCpu(server.child);
+  const user = cpuAfter.user - cpuBefore.user;
+  const system = cpuAfter.system - cpuBefore.system;
   const bad = result.errors + result.non2xx + result.timeouts;
   if (bad > 0) throw new Error(`${server.variant}: ${bad} failed requests`);
-  return { rps: result.requests.average, p99: result.latency.p99, usPerReq: cpu / result.requests.total };
+  const total = result.requests.total;
+  return {
+    rps: result.requests.average,
+    p99: result.latency.p99,
+    usPerReq: (user + system) / total,
+    sysPerReq: system / total,
+  };
 }
 
 const median = (xs) => {
@@ -124,6 +147,7 @@ console.log(
 );
 const results = Object.fromEntries(variants.map((v) => [v, []]));
 const cpuPerReq = Object.fromEntries(variants.map((v) => [v, []]));
+const sysPerReq = Object.fromEntries(variants.map((v) => [v, []]));
 // Every server starts (and warms up) once; afterwards only the one being measured gets load.
 const servers = {};
 try {
@@ -138,10 +162,13 @@ try {
     const order = round % 2 ? variants : [...variants].reverse();
     const line = [];
     for (const variant of order) {
-      const { rps, p99, usPerReq } = await measure(servers[variant]);
+      const { rps, p99, usPerReq, sysPerReq: sys } = await measure(servers[variant]);
+      sysPerReq[variant].push(sys);
       results[variant].push(rps);
       cpuPerReq[variant].push(usPerReq);
-      line.push(`${variant} ${Math.round(rps)} req/s (${usPerReq.toFixed(1)} us cpu/req, p99 ${p99} ms)`);
+      line.push(
+        `${variant} ${Math.round(rps)} req/s (${usPerReq.toFixed(1)} us cpu/req, ${sys.toFixed(1)} sys, p99 ${p99} ms)`,
+      );
     }
     console.log(`round ${round}: ${line.join(' | ')}`);
   }
@@ -152,7 +179,7 @@ const medians = Object.fromEntries(variants.map((v) => [v, median(results[v])]))
 const bare = medians.bare;
 for (const v of variants) {
   const ratio = bare ? ` (${(medians[v] / bare).toFixed(2)} of bare)` : '';
-  const cpu = `${median(cpuPerReq[v]).toFixed(1)} (min ${Math.min(...cpuPerReq[v]).toFixed(1)})`;
+  const cpu = `${median(cpuPerReq[v]).toFixed(1)} (min ${Math.min(...cpuPerReq[v]).toFixed(1)}, system ${median(sysPerReq[v]).toFixed(1)})`;
   const als = alsEntered.has(servers[v]?.child) ? 'entered' : 'never entered';
   console.log(
     `median ${v}: ${Math.round(medians[v])} req/s${ratio}, server cpu ${cpu} us/req, AsyncLocalStorage ${als}`,
@@ -176,6 +203,14 @@ if (cpuPerReq.bare) {
     .filter((v) => v !== 'bare')
     .map((v) => `${v} ${(bareCpu / median(cpuPerReq[v])).toFixed(2)}`);
   console.log(`cpu ratios (bare cpu/req over the variant's, medians): ${line.join(' | ')}`);
+  // same-round CPU ratios: what drifts with the machine (other load, frequency) cancels out
+  const paired = variants
+    .filter((v) => v !== 'bare')
+    .map((v) => {
+      const rs = cpuPerReq[v].map((us, i) => cpuPerReq.bare[i] / us).sort((x, y) => x - y);
+      return `${v} ${median(rs).toFixed(2)} (${rs[0].toFixed(2)}-${rs.at(-1).toFixed(2)})`;
+    });
+  console.log(`paired cpu ratios (same round, median and range): ${paired.join(' | ')}`);
 }
 const chassis = medians.chassis;
 console.log(

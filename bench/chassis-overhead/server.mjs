@@ -25,6 +25,18 @@ const CHASSIS = {
   'chassis-notrace-als': { TRACING_ENABLED: 'false' },
   // tracing off, OpenTelemetry's AsyncLocalStorage context manager and one context.with() per request (as bare-otel)
   'chassis-notrace-otel': { TRACING_ENABLED: 'false' },
+  // bisection of tracing's cost in request mode: the SDK started (as in chassis-request), no tracing hooks
+  'chassis-notrace-sdk': { TRACING_ENABLED: 'false' },
+  // the other half: the tracing hooks with no SDK (OTEL_SDK_DISABLED: the API's no-op tracer)
+  'chassis-request-nosdk': { TRACING_PROPAGATION: 'request' },
+  // request mode sampling no new trace / every new trace (run.mjs sets 10%): what recording spans cost
+  'chassis-request-ratio0': { TRACING_PROPAGATION: 'request' },
+  'chassis-request-ratio1': { TRACING_PROPAGATION: 'request' },
+  // request mode with the SDK tracer's per-span self-metrics call (an attributes object per span,
+  // even with no MeterProvider) replaced by a no-op: what that SDK call costs
+  'chassis-request-nospanmetrics': { TRACING_PROPAGATION: 'request' },
+  // request mode with a leaner SDK `startSpan` for spans the sampler drops (what an SDK fix could save)
+  'chassis-request-leanstart': { TRACING_PROPAGATION: 'request' },
   // everything on, and the handler evaluates one feature flag per request
   'chassis-flag': {},
   // everything on, another chassis build (--baseline)
@@ -62,6 +74,30 @@ async function bareWithOtelContext(app) {
   );
 }
 
+/**
+ * Diagnostic: the SDK tracer's `startSpan` with a short path for spans the sampler drops: no links
+ * array, attribute sanitizing or self-metrics call before the decision (the SDK builds them for
+ * every span). Spans it records take the SDK's own path.
+ */
+async function leanUnsampledStart() {
+  const api = await import('@opentelemetry/api');
+  const tracer = api.trace.getTracerProvider().getDelegate().getTracer('@fleet/chassis');
+  const sdkStartSpan = tracer.startSpan.bind(tracer);
+  tracer.startSpan = (name, options = {}, ctx = api.context.active()) => {
+    if (options.links !== undefined || options.attributes !== undefined || options.root)
+      return sdkStartSpan(name, options, ctx);
+    const parent = api.trace.getSpanContext(ctx);
+    const valid = parent !== undefined && api.trace.isSpanContextValid(parent);
+    const traceId = valid ? parent.traceId : tracer._idGenerator.generateTraceId();
+    const kind = options.kind ?? api.SpanKind.INTERNAL;
+    const result = tracer._sampler.shouldSample(ctx, traceId, name, kind, {}, []);
+    if (result.decision !== api.SamplingDecision.NOT_RECORD) return sdkStartSpan(name, options, ctx);
+    const spanId = tracer._idGenerator.generateSpanId();
+    const traceState = result.traceState ?? (valid ? parent.traceState : undefined);
+    return api.trace.wrapSpanContext({ traceId, spanId, traceFlags: api.TraceFlags.NONE, traceState });
+  };
+}
+
 async function start() {
   if (variant === 'bare' || variant === 'bare-als' || variant === 'bare-otel') {
     const app = Fastify({ logger: false });
@@ -77,7 +113,17 @@ async function start() {
   const baseline = process.argv[3]?.startsWith('--') ? undefined : process.argv[3];
   const module = variant === 'chassis-baseline' ? baseline : '@fleet/chassis';
   if (!module) throw new Error('chassis-baseline needs --baseline /path/to/chassis/dist/index.js');
-  const { createService } = await import(module);
+  if (variant === 'chassis-request-nosdk') process.env.OTEL_SDK_DISABLED = 'true';
+  if (variant === 'chassis-request-ratio0') process.env.OTEL_TRACES_SAMPLER_ARG = '0';
+  if (variant === 'chassis-request-ratio1') process.env.OTEL_TRACES_SAMPLER_ARG = '1';
+  const { createService, startTracing } = await import(module);
+  if (variant === 'chassis-notrace-sdk')
+    startTracing({
+      service: 'bench',
+      version: '1.0.0',
+      propagation: 'request',
+      spanProcessors: [new BatchSpanProcessor(dropExporter)],
+    });
   const env = {
     PORT: '0',
     HOST: '127.0.0.1',
@@ -107,6 +153,14 @@ async function start() {
       }
     },
   });
+  if (variant === 'chassis-request-nospanmetrics') {
+    const { trace } = await import('@opentelemetry/api');
+    // the SDK caches one Tracer per name: this is the one the chassis's hooks use
+    const sdkTracer = trace.getTracerProvider().getDelegate().getTracer('@fleet/chassis');
+    const done = () => {};
+    sdkTracer._tracerMetrics = { startSpan: () => done };
+  }
+  if (variant === 'chassis-request-leanstart') await leanUnsampledStart();
   const { url } = await service.start();
   const features = Object.entries(env)
     .filter(([k]) => k !== 'PORT' && k !== 'HOST')
