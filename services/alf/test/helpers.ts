@@ -1,6 +1,6 @@
 // Helpers of ALF's end-to-end tests: a test broker, a HEC receiver, ALF services in-process.
 import { createService, type Service } from '@fleet/chassis';
-import { createTestKeys, type TestKeys } from '@fleet/chassis/testing';
+import { createTestKeys, kafkaTestEnv, type TestKeys } from '@fleet/chassis/testing';
 import type { HecEvent, KafkaBroker } from '@fleet/testkit';
 import type { AlfConfig } from '../src/config.js';
 import type { Forwarder } from '../src/forwarder.js';
@@ -18,18 +18,7 @@ export function alfTestEnv(
     LOG_LEVEL: process.env.ALF_TEST_LOG_LEVEL ?? 'silent',
     PORT: '0',
     HOST: '127.0.0.1',
-    KAFKA_BROKERS: broker.brokers.join(','),
-    KAFKA_CONNECTION_TIMEOUT_MS: '1000',
-    KAFKA_REQUEST_TIMEOUT_MS: '5000',
-    KAFKA_CLIENT_RETRIES: '2',
-    KAFKA_CLIENT_RETRY_INITIAL_MS: '100',
-    KAFKA_CLIENT_RETRY_MAX_MS: '500',
-    KAFKA_SESSION_TIMEOUT_MS: '3000',
-    KAFKA_HEARTBEAT_INTERVAL_MS: '200',
-    KAFKA_REBALANCE_TIMEOUT_MS: '3000',
-    KAFKA_FETCH_MAX_WAIT_MS: '50',
-    KAFKA_COMMIT_INTERVAL_MS: '50',
-    KAFKA_FROM_BEGINNING: 'true',
+    ...kafkaTestEnv(broker.brokers),
     KAFKA_DRAIN_TIMEOUT_MS: '3000',
     HEC_URL: hecUrl,
     HEC_TOKEN: TOKEN,

@@ -1,6 +1,7 @@
 // Replicas as separate processes on real Postgres: kill -9 the one running an instance mid-run;
 // another resumes from the last committed cursor within the lease TTL; Kafka gets every event,
 // twice at most for the one page that was in flight.
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
@@ -8,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Db } from '@fleet/chassis/db';
+import { kafkaTestEnv } from '@fleet/chassis/testing';
 import { type KafkaBroker, startKafkaBroker } from '@fleet/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   type FakeServer,
   json,
-  kafkaEnv,
   openTestDb,
   postgresUrl,
   sleep,
@@ -80,7 +81,7 @@ describe.skipIf(!pgUrl)('crash of a replica (child processes, real Postgres)', (
     const db: Db = await openTestDb('postgres', schema);
     const topic = 'crash-events';
     const env = {
-      ...kafkaEnv(broker),
+      ...kafkaTestEnv(broker.brokers),
       LOG_LEVEL: 'silent',
       PORT: '0',
       HOST: '127.0.0.1',
@@ -184,7 +185,7 @@ describe.skipIf(Boolean(pgUrl) && !process.env.PLUGIN_RUNNER_SLOW_TESTS)(
       const dataDir = mkdtempSync(join(tmpdir(), 'plugin-runner-pglite-'));
       const topic = 'crash-single-node';
       const env = {
-        ...kafkaEnv(broker),
+        ...kafkaTestEnv(broker.brokers),
         LOG_LEVEL: 'silent',
         PORT: '0',
         HOST: '127.0.0.1',

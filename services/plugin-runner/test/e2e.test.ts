@@ -1,11 +1,13 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${NAME} is the secret reference syntax under test
 // End to end: fake GitHub API → plugin-runner → Kafka (test broker) → ALF → HEC (test receiver).
+
 import { createService, type Service, type ServiceOptions } from '@fleet/chassis';
 import type { Db } from '@fleet/chassis/db';
+import { kafkaTestEnv } from '@fleet/chassis/testing';
 import { type HecReceiver, type KafkaBroker, startHecReceiver, startKafkaBroker } from '@fleet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeGithub, startFakeGithub } from './fakes.js';
-import { cheapBackend, kafkaEnv, openTestDb, startRunner, type TestRunner, waitFor } from './helpers.js';
+import { cheapBackend, openTestDb, startRunner, type TestRunner, waitFor } from './helpers.js';
 
 // ALF is built by another team: the full chain runs once '@fleet/alf' can be imported and exports
 // its service options (alfOptions()). The specifier is a variable so this file compiles without it.
@@ -43,7 +45,7 @@ async function startGithubRunner(topic: string) {
     db,
     secretsEnv: { PLUGIN_SECRET_GITHUB_TOKEN: 'gh-token' },
     env: {
-      ...kafkaEnv(broker),
+      ...kafkaTestEnv(broker.brokers),
       PLUGIN_RUNNER_TOPIC: topic,
       PLUGIN_INSTANCES: JSON.stringify([
         {
@@ -102,7 +104,7 @@ describe('end to end', () => {
           ...alfModule!.alfOptions!(),
           configSources: {
             env: {
-              ...kafkaEnv(broker),
+              ...kafkaTestEnv(broker.brokers),
               LOG_LEVEL: 'silent',
               PORT: '0',
               HOST: '127.0.0.1',

@@ -3,7 +3,6 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createService, type Service } from '@fleet/chassis';
 import { type Db, openDb } from '@fleet/chassis/db';
 import { createTestKeys, LogCapture, type TestKeys } from '@fleet/chassis/testing';
-import type { KafkaBroker } from '@fleet/testkit';
 import { inject } from 'vitest';
 import type { PluginRunnerConfig } from '../src/config.js';
 import { migrateDatabase } from '../src/db/migrations.js';
@@ -101,17 +100,6 @@ export function fastEnv(extra: Record<string, string> = {}): Record<string, stri
     PLUGIN_RUNNER_FAILURE_BACKOFF_BASE_MS: '20',
     PLUGIN_RUNNER_FAILURE_BACKOFF_MAX_MS: '100',
     ...extra,
-  };
-}
-
-export function kafkaEnv(broker: KafkaBroker): Record<string, string> {
-  return {
-    KAFKA_BROKERS: broker.brokers.join(','),
-    KAFKA_CONNECTION_TIMEOUT_MS: '1000',
-    KAFKA_REQUEST_TIMEOUT_MS: '5000',
-    KAFKA_CLIENT_RETRIES: '2',
-    KAFKA_CLIENT_RETRY_INITIAL_MS: '100',
-    KAFKA_CLIENT_RETRY_MAX_MS: '500',
   };
 }
 

@@ -3,12 +3,12 @@
 // page and committing its cursor is fenced off.
 
 import type { Db } from '@fleet/chassis/db';
+import { kafkaTestEnv } from '@fleet/chassis/testing';
 import { type KafkaBroker, startKafkaBroker } from '@fleet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunInfo } from '../src/runner.js';
 import {
   backends,
-  kafkaEnv,
   MemorySink,
   openTestDb,
   startRunner,
@@ -82,7 +82,7 @@ describe.each(backends())('replicas on %s', (backend) => {
             db: dbs[i]!,
             plugins: [recordingPlugin(`r${i}`, log)],
             env: {
-              ...kafkaEnv(broker),
+              ...kafkaTestEnv(broker.brokers),
               PLUGIN_RUNNER_TOPIC: topic,
               PLUGIN_RUNNER_REPLICA_ID: `r${i}`,
               PLUGIN_RUNNER_MAX_PAGES_PER_RUN: '4',

@@ -2,6 +2,7 @@
 import { Writable } from 'node:stream';
 import type { KafkaBroker } from '@fleet/testkit';
 import { createService, type Service, type ServiceOptions } from '../service.js';
+import { kafkaTestEnv as quickKafkaEnv } from '../testing/kafka.js';
 
 /** Settings that keep a test consumer quick: short waits, fast retries, frequent commits. */
 export function kafkaTestEnv(
@@ -10,20 +11,9 @@ export function kafkaTestEnv(
 ): Record<string, string> {
   return {
     LOG_LEVEL: 'silent',
-    KAFKA_BROKERS: broker.brokers.join(','),
-    KAFKA_CONNECTION_TIMEOUT_MS: '1000',
-    KAFKA_REQUEST_TIMEOUT_MS: '5000',
-    KAFKA_CLIENT_RETRIES: '2',
-    KAFKA_CLIENT_RETRY_INITIAL_MS: '100',
-    KAFKA_CLIENT_RETRY_MAX_MS: '500',
-    KAFKA_SESSION_TIMEOUT_MS: '3000',
-    KAFKA_HEARTBEAT_INTERVAL_MS: '200',
-    KAFKA_REBALANCE_TIMEOUT_MS: '3000',
-    KAFKA_FETCH_MAX_WAIT_MS: '50',
-    KAFKA_COMMIT_INTERVAL_MS: '50',
+    ...quickKafkaEnv(broker.brokers),
     KAFKA_RETRY_BASE_MS: '5',
     KAFKA_RETRY_MAX_MS: '20',
-    KAFKA_FROM_BEGINNING: 'true',
     ...extra,
   };
 }

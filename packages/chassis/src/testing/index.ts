@@ -155,3 +155,4 @@ export {
   type TestDatabases,
   testDatabaseUrl,
 } from './db.js';
+export { kafkaTestEnv } from './kafka.js';
