@@ -153,6 +153,7 @@ export async function createService<C extends object = object>(
         service: options.name,
         version: options.version,
         propagation: config.telemetry.tracing.propagation,
+        warn: (message) => log.warn(message),
         ...options.tracing,
       })
     : config.telemetry.tracing.propagation;

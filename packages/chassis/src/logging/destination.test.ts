@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { LineBatcher } from './destination.js';
 
@@ -26,21 +25,59 @@ function run(
 }
 
 describe('LineBatcher', () => {
-  it('hands lines over in order, in one write per event-loop turn', async () => {
+  function fileBatcher(): { batcher: LineBatcher; file: string; fd: number } {
     const dir = mkdtempSync(join(tmpdir(), 'batcher-'));
     const file = join(dir, 'out.log');
-    const target = pino.destination({ dest: file, sync: true, minLength: 0 });
-    const write = vi.spyOn(target, 'write');
-    const batcher = new LineBatcher(target);
+    const fd = openSync(file, 'w');
+    return { batcher: new LineBatcher(fd), file, fd };
+  }
+
+  it('hands lines over in order, in one write per event-loop turn', async () => {
+    const { batcher, file, fd } = fileBatcher();
     for (let i = 0; i < 100; i++) batcher.write(`line ${i}\n`);
-    expect(write).not.toHaveBeenCalled();
+    expect(batcher.writes).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe('');
     await new Promise((resolve) => setImmediate(resolve));
-    expect(write).toHaveBeenCalledTimes(1);
+    expect(batcher.writes).toBe(1);
     batcher.write('last\n');
     batcher.flushSync();
+    expect(batcher.writes).toBe(2);
     const lines = readFileSync(file, 'utf8').trim().split('\n');
     expect(lines).toEqual([...Array.from({ length: 100 }, (_, i) => `line ${i}`), 'last']);
-    batcher.end();
+    closeSync(fd);
+  });
+
+  it('writes non-ASCII text as UTF-8, and batches larger than its buffer whole and in order', () => {
+    const { batcher, file, fd } = fileBatcher();
+    const text = 'Grüße, 日本語, emoji 🚀, ümlaut';
+    const long = 'x'.repeat(200_000);
+    const written: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const line = `${i} ${i % 3 === 0 ? long : text}\n`;
+      written.push(line);
+      batcher.write(line);
+    }
+    batcher.flushSync();
+    expect(readFileSync(file, 'utf8')).toBe(written.join(''));
+    // 30 lines of up to 200 kB: written in more than one batch, each at most ~1 MiB
+    expect(batcher.writes).toBeGreaterThan(1);
+    closeSync(fd);
+  });
+
+  it('drops lines, without throwing, when its descriptor fails', () => {
+    const fd = openSync(join(mkdtempSync(join(tmpdir(), 'batcher-')), 'ro.log'), 'w');
+    closeSync(fd);
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const batcher = new LineBatcher(fd);
+    batcher.write('lost\n');
+    expect(() => batcher.flushSync()).not.toThrow();
+    batcher.write('also lost\n');
+    batcher.flushSync();
+    expect(stderr).toHaveBeenCalledTimes(1);
+    expect(String(stderr.mock.calls[0]?.[0])).toMatch(
+      /log destination \(fd \d+\) failed, dropping log lines: .*EBADF/,
+    );
+    stderr.mockRestore();
   });
 
   it('writes a quiet service’s lines at once, without waiting for more output', async () => {

@@ -1,6 +1,7 @@
 import type { FastifyPluginCallback } from 'fastify';
 import fp from 'fastify-plugin';
 import { decorateRouteTemplate, routeTemplate } from '../metrics/route.js';
+import { onResponseSent } from '../response/observers.js';
 import { requestSpanContext } from '../tracing/plugin.js';
 import { MILLIS } from './logger.js';
 import { RequestLogger } from './request-logger.js';
@@ -13,7 +14,7 @@ export interface RequestLoggingOptions {
 /**
  * One access log line per request, `request completed` (method, route template, status, duration;
  * never the raw URL, whose query string may carry secrets), at error level for 5xx answers, written
- * from a callback-style onResponse hook; Fastify's own two-line request logging is disabled by the
+ * from the chassis's shared onResponse hook; Fastify's own two-line request logging is disabled by the
  * chassis.
  *
  * onResponse runs after the response is written, where the request's trace context is not
@@ -22,7 +23,7 @@ export interface RequestLoggingOptions {
 const requestLogging: FastifyPluginCallback<RequestLoggingOptions> = (app, options, done) => {
   if (options.enabled === false) return done();
   decorateRouteTemplate(app);
-  app.addHook('onResponse', (request, reply, next) => {
+  onResponseSent(app, (request, reply) => {
     const status = reply.statusCode;
     const log = request.log;
     const method = request.method;
@@ -31,9 +32,9 @@ const requestLogging: FastifyPluginCallback<RequestLoggingOptions> = (app, optio
     const ids = requestSpanContext(request);
     // the common case: serialized by hand, no pino child logger, no redaction walk
     if (log instanceof RequestLogger) {
-      let fields = `,"method":${json(method)},"route":${json(route)},"status":${status},"duration_ms":${milliseconds(micros)}`;
+      let fields = accessFields(method, route, status) + milliseconds(micros);
       if (ids !== undefined) fields += `,"trace_id":"${ids.traceId}","span_id":"${ids.spanId}"`;
-      if (log.write(status >= 500 ? 50 : 30, fields, MESSAGE)) return next();
+      if (log.write(status >= 500 ? 50 : 30, fields, MESSAGE)) return;
     }
     const line: Record<string, unknown> = { method, route, status, duration_ms: micros / 1000 };
     if (ids !== undefined) {
@@ -42,7 +43,6 @@ const requestLogging: FastifyPluginCallback<RequestLoggingOptions> = (app, optio
     }
     if (status >= 500) log.error(line, MESSAGE);
     else log.info(line, MESSAGE);
-    next();
   });
   done();
 };
@@ -53,6 +53,31 @@ const MESSAGE = 'request completed';
 function milliseconds(micros: number): string {
   const whole = Math.trunc(micros / 1000);
   return `${whole}.${MILLIS[micros - whole * 1000]}`;
+}
+
+/**
+ * `,"method":"GET","route":"/users/:id","status":200,"duration_ms":` per route template, method
+ * and status (a small set per service, each combination built once).
+ */
+const accessPrefixes = new Map<string, Map<string, Map<number, string>>>();
+
+function accessFields(method: string, route: string, status: number): string {
+  let byMethod = accessPrefixes.get(route);
+  if (byMethod === undefined) {
+    byMethod = new Map();
+    if (accessPrefixes.size < 10_000) accessPrefixes.set(route, byMethod);
+  }
+  let byStatus = byMethod.get(method);
+  if (byStatus === undefined) {
+    byStatus = new Map();
+    byMethod.set(method, byStatus);
+  }
+  let prefix = byStatus.get(status);
+  if (prefix === undefined) {
+    prefix = `,"method":${json(method)},"route":${json(route)},"status":${status},"duration_ms":`;
+    byStatus.set(status, prefix);
+  }
+  return prefix;
 }
 
 /** JSON strings of methods and route templates (a small, fixed set per service). */

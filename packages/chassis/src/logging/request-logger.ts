@@ -29,6 +29,14 @@ interface Direct {
   time: () => string;
   messageKey: string;
   end: string;
+  /** The last line start made (level, time, the parent's bindings), and what it was made of. */
+  head: string;
+  headLevel: number;
+  headTime: string;
+  headBindings: string;
+  /** The last line end made (message and terminator), and its message. */
+  tail: string;
+  tailMsg: string;
 }
 
 /** Per parent logger: the pieces to serialize access lines by hand, or null if pino must do it. */
@@ -63,7 +71,21 @@ function direct(logger: Logger): Direct | null {
       typeof end === 'string' &&
       (mixin === undefined || mixin === traceLogMixin) &&
       !logger.msgPrefix;
-    found = usable ? { stream, levels, time, messageKey, end } : null;
+    found = usable
+      ? {
+          stream,
+          levels,
+          time,
+          messageKey,
+          end,
+          head: '',
+          headLevel: 0,
+          headTime: '',
+          headBindings: '',
+          tail: '',
+          tailMsg: '',
+        }
+      : null;
     directs.set(logger, found);
   }
   lastParent = logger;
@@ -182,14 +204,26 @@ export class RequestLogger implements FastifyBaseLogger {
     const d = this.#child === undefined ? direct(this.#parent) : null;
     if (d === null) return false;
     if (levelValue < this.levelVal) return true;
-    let bindings = internal<string>(this.#parent, chindingsSym) ?? '';
+    // lines of one millisecond share their start (the time string is the same instance), and
+    // access lines their end: fewer pieces to join and to encode
+    const time = d.time();
+    const parentBindings = internal<string>(this.#parent, chindingsSym) ?? '';
+    if (time !== d.headTime || levelValue !== d.headLevel || parentBindings !== d.headBindings) {
+      d.head = `${d.levels[levelValue]}${time}${parentBindings}`;
+      d.headTime = time;
+      d.headLevel = levelValue;
+      d.headBindings = parentBindings;
+    }
+    if (msg !== d.tailMsg) {
+      d.tail = `,"${d.messageKey}":"${msg}"${d.end}`;
+      d.tailMsg = msg;
+    }
+    let bindings = '';
     for (const key in this.#bindings) {
       const value = this.#bindings[key];
       if (value !== undefined) bindings += keyPrefix(key) + JSON.stringify(value);
     }
-    d.stream.write(
-      `${d.levels[levelValue]}${d.time()}${bindings}${fields},"${d.messageKey}":"${msg}"${d.end}`,
-    );
+    d.stream.write(d.head + bindings + fields + d.tail);
     return true;
   }
 }

@@ -1,5 +1,6 @@
 import type { FastifyPluginCallback } from 'fastify';
 import fp from 'fastify-plugin';
+import { onResponseSent } from '../response/observers.js';
 import type { MetricsRegistry } from './registry.js';
 import { RequestDurationHistogram } from './request-histogram.js';
 import { decorateRouteTemplate, routeTemplate } from './route.js';
@@ -28,7 +29,7 @@ function requestHistogram(metrics: MetricsRegistry): RequestDurationHistogram {
 }
 
 /**
- * `http_server_request_duration_seconds{method,route,status_code}` from a callback-style onResponse
+ * `http_server_request_duration_seconds{method,route,status_code}` from the chassis's shared onResponse
  * hook. The route label is the route template, never the raw URL (unmatched requests share
  * route="unmatched"), so series stay bounded.
  */
@@ -46,14 +47,13 @@ const metricsPlugin: FastifyPluginCallback<MetricsPluginOptions> = (app, options
   if (options.recordRequests !== false) {
     const histogram = requestHistogram(metrics);
     decorateRouteTemplate(app);
-    app.addHook('onResponse', (request, reply, next) => {
+    onResponseSent(app, (request, reply) => {
       histogram.observe(
         request.method,
         routeTemplate(request) ?? 'unmatched',
         reply.statusCode,
         reply.elapsedTime / 1000,
       );
-      next();
     });
   }
   if (options.path !== false) {

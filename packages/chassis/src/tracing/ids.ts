@@ -14,10 +14,43 @@ export class PooledIdGenerator implements IdGenerator {
   readonly #pool = Buffer.allocUnsafe(POOL_BYTES);
   #hex = '';
   #at = 0;
+  #nextTraceId: string | undefined;
+  #lastTraceIdXor = 0;
+
+  /**
+   * The four 32-bit words of the last trace id this generator made, XORed: what the SDK's
+   * TraceIdRatioBasedSampler compares with its bound, read from the random bytes instead of
+   * parsing 32 hex characters again.
+   */
+  get lastTraceIdXor(): number {
+    return this.#lastTraceIdXor;
+  }
 
   generateTraceId(): string {
+    const reused = this.#nextTraceId;
+    if (reused !== undefined) {
+      this.#nextTraceId = undefined;
+      return reused;
+    }
     const id = this.#take(32);
-    return id === ZERO_TRACE_ID ? this.generateTraceId() : id;
+    if (id === ZERO_TRACE_ID) return this.generateTraceId();
+    const at = (this.#at - 32) / 2;
+    const pool = this.#pool;
+    this.#lastTraceIdXor =
+      (pool.readUInt32BE(at) ^
+        pool.readUInt32BE(at + 4) ^
+        pool.readUInt32BE(at + 8) ^
+        pool.readUInt32BE(at + 12)) >>>
+      0;
+    return id;
+  }
+
+  /**
+   * Make `traceId` the next trace id handed out: the SERVER-span fast path decides sampling on a
+   * trace id before the SDK starts the span, and the SDK must start that span with the same id.
+   */
+  reuseTraceId(traceId: string): void {
+    this.#nextTraceId = traceId;
   }
 
   generateSpanId(): string {

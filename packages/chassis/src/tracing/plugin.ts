@@ -13,8 +13,11 @@ import {
 import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { decorateRouteTemplate, routeTemplate } from '../metrics/route.js';
+import { onResponseSent } from '../response/observers.js';
 import { setLogSpan } from './log-context.js';
 import type { TracingPropagation } from './propagation.js';
+import { SERVER_TRACER, serverSpanStarter } from './sdk.js';
+import { serverSpanName } from './server-span.js';
 
 const kSpan = Symbol('fleet.span');
 const kContext = Symbol('fleet.traceContext');
@@ -110,7 +113,8 @@ export const traceContextPlugin = fp(
  */
 const tracingPlugin: FastifyPluginCallback<TracingPluginOptions> = (app, options, done) => {
   decorateTraceContext(app);
-  const tracer = trace.getTracer(options.tracerName ?? '@fleet/chassis');
+  const tracerName = options.tracerName ?? SERVER_TRACER;
+  const tracer = trace.getTracer(tracerName);
   const asyncContext = options.propagation !== 'request';
   decorateRouteTemplate(app);
   // the headers the configured propagators read (traceparent, tracestate, baggage by default):
@@ -127,7 +131,12 @@ const tracingPlugin: FastifyPluginCallback<TracingPluginOptions> = (app, options
     }
     const method = request.method;
     const route = routeTemplate(request);
-    const span = tracer.startSpan(route === undefined ? method : `${method} ${route}`, SERVER, parent);
+    // the chassis's SDK: sampler first, dropped spans made directly (server-span.ts)
+    const starter = tracerName === SERVER_TRACER ? serverSpanStarter() : undefined;
+    const span =
+      starter !== undefined
+        ? starter.start(method, route, parent)
+        : tracer.startSpan(serverSpanName(method, route), SERVER, parent);
     if (span.isRecording()) {
       const url = request.url;
       const query = url.indexOf('?');
@@ -153,7 +162,7 @@ const tracingPlugin: FastifyPluginCallback<TracingPluginOptions> = (app, options
     if (span?.isRecording()) span.recordException(error);
     next();
   });
-  app.addHook('onResponse', (request, reply, next) => {
+  onResponseSent(app, (request, reply) => {
     const span = request[kSpan];
     if (span !== null) {
       if (span.isRecording()) {
@@ -163,7 +172,6 @@ const tracingPlugin: FastifyPluginCallback<TracingPluginOptions> = (app, options
       }
       span.end();
     }
-    next();
   });
   done();
 };

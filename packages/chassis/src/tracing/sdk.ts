@@ -6,6 +6,8 @@ import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { SyncContextManager } from './context-manager.js';
 import { PooledIdGenerator } from './ids.js';
 import type { TracingPropagation } from './propagation.js';
+import { samplerFromEnv } from './sampler.js';
+import { ServerSpanStarter } from './server-span.js';
 
 export interface TracingOptions {
   service: string;
@@ -14,6 +16,8 @@ export interface TracingOptions {
   spanProcessors?: SpanProcessor[];
   /** Default 'async-context'. Process-wide: the first startTracing of the process decides. */
   propagation?: TracingPropagation;
+  /** Told about OTEL_TRACES_SAMPLER/_ARG values replaced by defaults (the SDK would only tell its diag logger). */
+  warn?: (message: string) => void;
 }
 
 /**
@@ -32,6 +36,7 @@ function loadSdk() {
       .resourceFromAttributes,
     semconv:
       require('@opentelemetry/semantic-conventions') as typeof import('@opentelemetry/semantic-conventions'),
+    traceBase: require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base'),
   };
 }
 
@@ -39,6 +44,12 @@ let sdk: NodeSDK | undefined;
 let undici: UndiciInstrumentation | undefined;
 let users = 0;
 let mode: TracingPropagation = 'async-context';
+let serverSpans: ServerSpanStarter | undefined;
+
+/** Where the tracing plugin starts SERVER spans, while the chassis's SDK runs and has a tracer. */
+export function serverSpanStarter(): ServerSpanStarter | undefined {
+  return serverSpans;
+}
 
 /**
  * Start the process-wide OpenTelemetry SDK once: W3C trace context propagation, sampler and OTLP
@@ -53,7 +64,10 @@ export function startTracing(options: TracingOptions): TracingPropagation {
   if (sdk) return mode;
   mode = options.propagation ?? 'async-context';
   const asyncContext = mode === 'async-context';
-  const { NodeSDK, UndiciInstrumentation, resourceFromAttributes, semconv } = loadSdk();
+  const { NodeSDK, UndiciInstrumentation, resourceFromAttributes, semconv, traceBase } = loadSdk();
+  const { sampler, problem, rootRatio } = samplerFromEnv(traceBase);
+  if (problem !== undefined) options.warn?.(`tracing: ${problem}`);
+  const ids = new PooledIdGenerator();
   // undici's request:create event fires synchronously inside fetch() only sometimes: without
   // async context the instrumentation would start unrelated traces, so it is left out
   undici = asyncContext ? new UndiciInstrumentation({ requestHook: dropPropagationHeaders }) : undefined;
@@ -65,14 +79,23 @@ export function startTracing(options: TracingOptions): TracingPropagation {
     instrumentations: undici ? [undici] : [],
     // undefined: the SDK's AsyncLocalStorageContextManager
     ...(asyncContext ? {} : { contextManager: new SyncContextManager() }),
-    idGenerator: new PooledIdGenerator(),
+    idGenerator: ids,
+    sampler,
     metricReaders: [],
     logRecordProcessors: [],
     ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
   });
   sdk.start();
+  // the SDK installs no tracer provider when it is disabled or has nowhere to send spans
+  // (OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER=none): spans then stay the API's no-ops
+  const provider = (trace.getTracerProvider() as { getDelegate?: () => object }).getDelegate?.();
+  if (provider !== undefined && typeof (provider as { forceFlush?: unknown }).forceFlush === 'function')
+    serverSpans = new ServerSpanStarter(trace.getTracer(SERVER_TRACER), sampler, ids, rootRatio);
   return mode;
 }
+
+/** The instrumentation scope of the chassis's SERVER spans. */
+export const SERVER_TRACER = '@fleet/chassis';
 
 /**
  * Remove trace headers the caller set (e.g. `request.traceHeaders()`) before the instrumentation adds
@@ -105,6 +128,7 @@ export async function stopTracing(): Promise<Error | undefined> {
   if (users > 0 || !sdk) return undefined;
   const current = sdk;
   sdk = undefined;
+  serverSpans = undefined;
   // NodeSDK.shutdown leaves instrumentations subscribed and the globals registered: a later
   // startTracing would add a second undici instrumentation (two client spans per call).
   undici?.disable();
