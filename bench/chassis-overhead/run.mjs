@@ -7,7 +7,9 @@
 // Each server runs in its own child process (same node flags as this one) and only one is under
 // load at a time; autocannon runs here, in the parent.
 // The last line is `ratio 0.NN propagation=<mode>`: median chassis req/s over median bare req/s, the
-// chassis tracing with the given propagation mode (--propagation, default async-context). Variants
+// chassis tracing with the given propagation mode (--propagation, default request: the mode built
+// for throughput). By default the run also measures `chassis-async`, the same service in the
+// chassis's default async-context mode, and names its ratio on the last line too. Variants
 // chassis-request / chassis-async pin the mode, to compare both in one run.
 import { execFileSync, fork } from 'node:child_process';
 import { openSync } from 'node:fs';
@@ -23,9 +25,9 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '3' },
     connections: { type: 'string', default: '64' },
     baseline: { type: 'string' },
-    variants: { type: 'string', default: 'bare,chassis' },
+    variants: { type: 'string', default: 'bare,chassis,chassis-async' },
     rate: { type: 'string' },
-    propagation: { type: 'string', default: 'async-context' },
+    propagation: { type: 'string', default: 'request' },
     pin: { type: 'boolean', default: false },
   },
 });
@@ -213,6 +215,12 @@ if (cpuPerReq.bare) {
   console.log(`paired cpu ratios (same round, median and range): ${paired.join(' | ')}`);
 }
 const chassis = medians.chassis;
+const asyncNote =
+  bare && medians['chassis-async'] && propagationMode !== 'async-context'
+    ? ` (chassis-async, the default async-context mode: ${(medians['chassis-async'] / bare).toFixed(2)})`
+    : '';
 console.log(
-  bare && chassis ? `ratio ${(chassis / bare).toFixed(2)} propagation=${propagationMode}` : 'ratio n/a',
+  bare && chassis
+    ? `ratio ${(chassis / bare).toFixed(2)} propagation=${propagationMode}${asyncNote}`
+    : 'ratio n/a',
 );
