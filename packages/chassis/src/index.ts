@@ -67,26 +67,9 @@ export {
   HealthRegistry,
   type ReadinessReport,
 } from './health/registry.js';
-export {
-  type BatchConsumeOptions,
-  type BatchHandler,
-  type ConsumeOptions,
-  type ConsumerEvents,
-  type ConsumerHandle,
-  type ConsumerState,
-  type HandlerContext,
-  type KafkaConfig,
-  type KafkaMessage,
-  type KafkaService,
-  KafkaUnavailableError,
-  type MessageConsumeOptions,
-  type MessageHandler,
-  type ProducedOffset,
-  type ProduceMessage,
-  type ProducerHandle,
-  type RetryPolicy,
-  type TopicPartition,
-} from './kafka/index.js';
+export type { KafkaConfig } from './kafka/config.js';
+// the Kafka module's public surface is its types file (KafkaModule and the offset tracker stay internal)
+export * from './kafka/types.js';
 export { createLogger, flushLogger, type LoggerOptions } from './logging/logger.js';
 export { type RequestLoggingOptions, requestLoggingPlugin } from './logging/plugin.js';
 export { isSecretKey, REDACTED, redactSecrets } from './logging/redact.js';

@@ -1,6 +1,7 @@
 import type { FastifyPluginCallback } from 'fastify';
 import fp from 'fastify-plugin';
 import { decorateRouteTemplate, routeTemplate } from '../metrics/route.js';
+import { ByRouteMethodStatus } from '../response/by-route.js';
 import { onResponseSent } from '../response/observers.js';
 import { requestSpanContext } from '../tracing/plugin.js';
 import { MILLIS } from './logger.js';
@@ -59,23 +60,13 @@ function milliseconds(micros: number): string {
  * `,"method":"GET","route":"/users/:id","status":200,"duration_ms":` per route template, method
  * and status (a small set per service, each combination built once).
  */
-const accessPrefixes = new Map<string, Map<string, Map<number, string>>>();
+const accessPrefixes = new ByRouteMethodStatus<string>(10_000);
 
 function accessFields(method: string, route: string, status: number): string {
-  let byMethod = accessPrefixes.get(route);
-  if (byMethod === undefined) {
-    byMethod = new Map();
-    if (accessPrefixes.size < 10_000) accessPrefixes.set(route, byMethod);
-  }
-  let byStatus = byMethod.get(method);
-  if (byStatus === undefined) {
-    byStatus = new Map();
-    byMethod.set(method, byStatus);
-  }
-  let prefix = byStatus.get(status);
+  let prefix = accessPrefixes.get(route, method, status);
   if (prefix === undefined) {
     prefix = `,"method":${json(method)},"route":${json(route)},"status":${status},"duration_ms":`;
-    byStatus.set(status, prefix);
+    accessPrefixes.set(route, method, status, prefix);
   }
   return prefix;
 }

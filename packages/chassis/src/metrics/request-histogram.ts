@@ -1,4 +1,5 @@
 import type { Metric, Registry } from 'prom-client';
+import { ByRouteMethodStatus } from '../response/by-route.js';
 import { LATENCY_BUCKETS } from './registry.js';
 
 type Labels = { method: string; route: string; status_code: string };
@@ -34,7 +35,7 @@ export class RequestDurationHistogram {
   readonly aggregator = 'sum';
   readonly labelNames = ['method', 'route', 'status_code'] as const;
   readonly #bounds: readonly number[];
-  #byRoute = new Map<string, Map<string, Map<number, Series>>>();
+  readonly #series = new ByRouteMethodStatus<Series>();
 
   constructor(options: { name: string; help: string; buckets?: readonly number[]; registry: Registry }) {
     this.name = options.name;
@@ -45,17 +46,7 @@ export class RequestDurationHistogram {
 
   /** Record one request. */
   observe(method: string, route: string, status: number, seconds: number): void {
-    let byMethod = this.#byRoute.get(route);
-    if (byMethod === undefined) {
-      byMethod = new Map();
-      this.#byRoute.set(route, byMethod);
-    }
-    let byStatus = byMethod.get(method);
-    if (byStatus === undefined) {
-      byStatus = new Map();
-      byMethod.set(method, byStatus);
-    }
-    let series = byStatus.get(status);
+    let series = this.#series.get(route, method, status);
     if (series === undefined) {
       series = {
         labels: { method, route, status_code: String(status) },
@@ -63,7 +54,7 @@ export class RequestDurationHistogram {
         sum: 0,
         count: 0,
       };
-      byStatus.set(status, series);
+      this.#series.set(route, method, status, series);
     }
     const bounds = this.#bounds;
     let i = 0;
@@ -77,28 +68,20 @@ export class RequestDurationHistogram {
   async get(): Promise<{ name: string; help: string; type: string; values: Value[]; aggregator: string }> {
     const values: Value[] = [];
     const bucketName = `${this.name}_bucket`;
-    for (const byMethod of this.#byRoute.values()) {
-      for (const byStatus of byMethod.values()) {
-        for (const series of byStatus.values()) {
-          let cumulative = 0;
-          for (let i = 0; i < series.counts.length; i++) {
-            cumulative += series.counts[i] as number;
-            const le = i < this.#bounds.length ? (this.#bounds[i] as number) : '+Inf';
-            values.push({ labels: { le, ...series.labels }, value: cumulative, metricName: bucketName });
-          }
-          values.push({ labels: { ...series.labels }, value: series.sum, metricName: `${this.name}_sum` });
-          values.push({
-            labels: { ...series.labels },
-            value: series.count,
-            metricName: `${this.name}_count`,
-          });
-        }
+    for (const series of this.#series.values()) {
+      let cumulative = 0;
+      for (let i = 0; i < series.counts.length; i++) {
+        cumulative += series.counts[i] as number;
+        const le = i < this.#bounds.length ? (this.#bounds[i] as number) : '+Inf';
+        values.push({ labels: { le, ...series.labels }, value: cumulative, metricName: bucketName });
       }
+      values.push({ labels: { ...series.labels }, value: series.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: { ...series.labels }, value: series.count, metricName: `${this.name}_count` });
     }
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
   }
 
   reset(): void {
-    this.#byRoute = new Map();
+    this.#series.clear();
   }
 }

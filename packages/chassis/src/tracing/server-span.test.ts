@@ -158,7 +158,7 @@ describe('SERVER spans of a service under ratio sampling', () => {
         logDestination: capture,
         tracing: { spanProcessors: [new SimpleSpanProcessor(exporter)] },
         routes(app) {
-          app.get('/items/:id', async (request) => ({ id: request.params.id }));
+          app.get<{ Params: { id: string } }>('/items/:id', async (request) => ({ id: request.params.id }));
         },
       });
       services.push(service);
