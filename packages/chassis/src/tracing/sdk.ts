@@ -86,10 +86,13 @@ export function startTracing(options: TracingOptions): TracingPropagation {
     ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
   });
   sdk.start();
-  // the SDK installs no tracer provider when it is disabled or has nowhere to send spans
-  // (OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER=none): spans then stay the API's no-ops
+  // Only when the global tracer provider is the one this SDK made (with our sampler and ids): the
+  // SDK installs none when it is disabled or has nowhere to send spans (OTEL_SDK_DISABLED,
+  // OTEL_TRACES_EXPORTER=none), and another SDK may have registered first. The field is the SDK's
+  // own; should it change, the fast path is simply off.
   const provider = (trace.getTracerProvider() as { getDelegate?: () => object }).getDelegate?.();
-  if (provider !== undefined && typeof (provider as { forceFlush?: unknown }).forceFlush === 'function')
+  const made = (sdk as unknown as { _tracerProvider?: object })._tracerProvider;
+  if (made !== undefined && provider === made)
     serverSpans = new ServerSpanStarter(trace.getTracer(SERVER_TRACER), sampler, ids, rootRatio);
   return mode;
 }

@@ -13,6 +13,7 @@ import { createService, type Service } from '../service.js';
 import { LogCapture } from '../testing/index.js';
 import { PooledIdGenerator } from './ids.js';
 import { samplerFromEnv } from './sampler.js';
+import { serverSpanStarter } from './sdk.js';
 import { ServerSpanStarter } from './server-span.js';
 
 function setup(ratio: number) {
@@ -162,6 +163,8 @@ describe('SERVER spans of a service under ratio sampling', () => {
         },
       });
       services.push(service);
+      // the chassis's SDK runs with its sampler: SERVER spans take the fast path
+      expect(serverSpanStarter()).toBeInstanceOf(ServerSpanStarter);
       for (let i = 0; i < 300; i++) {
         const res = await service.app.inject({ url: `/items/${i}` });
         expect(res.statusCode).toBe(200);
@@ -192,4 +195,24 @@ describe('SERVER spans of a service under ratio sampling', () => {
       for (const span of spans) expect(span.attributes['http.route']).toBe('/items/:id');
     },
   );
+
+  it('leaves SERVER spans to the API when the SDK installs no tracer (OTEL_TRACES_EXPORTER=none)', async () => {
+    vi.stubEnv('OTEL_TRACES_EXPORTER', 'none');
+    const capture = new LogCapture();
+    const service = await createService({
+      name: 'no-exporter',
+      version: '1.0.0',
+      configSources: { env: { TRACING_ENABLED: 'true', TRACING_PROPAGATION: 'request' }, argv: [] },
+      logDestination: capture,
+      routes(app) {
+        app.get('/x', async () => ({ ok: true }));
+      },
+    });
+    services.push(service);
+    expect(serverSpanStarter()).toBeUndefined();
+    expect((await service.app.inject({ url: '/x' })).statusCode).toBe(200);
+    await vi.waitFor(() => expect(capture.lines.some((l) => l.msg === 'request completed')).toBe(true));
+    const access = capture.lines.find((l) => l.msg === 'request completed');
+    expect(access?.trace_id).toBeUndefined();
+  });
 });
