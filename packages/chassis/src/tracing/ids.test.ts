@@ -29,4 +29,25 @@ describe('PooledIdGenerator', () => {
     expect(counts.size).toBe(16);
     for (const n of counts.values()) expect(Math.abs(n / 8000 - 1)).toBeLessThan(0.1);
   });
+
+  it('reports the XOR of the last trace id’s four 32-bit words, across pool refills', () => {
+    const ids = new PooledIdGenerator();
+    for (let i = 0; i < 1000; i++) {
+      const id = ids.generateTraceId();
+      if (i % 3 === 0) ids.generateSpanId(); // shifts where ids fall in the pool
+      let xor = 0;
+      for (let w = 0; w < 32; w += 8) xor = (xor ^ Number.parseInt(id.slice(w, w + 8), 16)) >>> 0;
+      expect(ids.lastTraceIdXor).toBe(xor);
+    }
+  });
+
+  it('hands out a trace id given to reuseTraceId once, then random ones again', () => {
+    const ids = new PooledIdGenerator();
+    ids.reuseTraceId('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(ids.generateTraceId()).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(ids.generateTraceId()).not.toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    ids.reuseTraceId('4bf92f3577b34da6a3ce929d0e0e4736');
+    ids.reuseTraceId(undefined);
+    expect(ids.generateTraceId()).not.toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+  });
 });

@@ -49,7 +49,7 @@ export class PooledIdGenerator implements IdGenerator {
    * Make `traceId` the next trace id handed out: the SERVER-span fast path decides sampling on a
    * trace id before the SDK starts the span, and the SDK must start that span with the same id.
    */
-  reuseTraceId(traceId: string): void {
+  reuseTraceId(traceId: string | undefined): void {
     this.#nextTraceId = traceId;
   }
 

@@ -70,7 +70,11 @@ export class ServerSpanStarter {
       if (child && parentIds.traceState !== undefined) span.traceState = parentIds.traceState;
       return trace.wrapSpanContext(span);
     }
-    if (!child) ids.reuseTraceId(traceId);
-    return this.#tracer.startSpan(serverSpanName(method, route), SERVER, parent);
+    if (child) return this.#tracer.startSpan(serverSpanName(method, route), SERVER, parent);
+    ids.reuseTraceId(traceId);
+    const span = this.#tracer.startSpan(serverSpanName(method, route), SERVER, parent);
+    // not left for another trace should the SDK not have asked for an id
+    ids.reuseTraceId(undefined);
+    return span;
   }
 }
